@@ -1,0 +1,47 @@
+"""Exact money at the edges: decimal strings and Decimal in, integer minor units (cents) inside."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+
+def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
+    """'45.00' -> 4500. Rejects floats, non-numbers and more than two decimal places."""
+    if isinstance(text, bool) or isinstance(text, float):
+        raise ValueError(f"{field} must be a decimal string such as \"45.00\", got {text!r}")
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise ValueError(f"{field} must be a decimal number such as \"45.00\", got {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{field} must be a finite decimal number, got {text!r}")
+    if value != value.quantize(CENT):
+        raise ValueError(f"{field} has more than two decimal places: {text!r}")
+    return int(value * 100)
+
+
+def to_decimal(cents: int) -> Decimal:
+    """4500 -> Decimal('45.00')."""
+    return (Decimal(int(cents)) / 100).quantize(CENT)
+
+
+def to_str(cents: int | None) -> str | None:
+    """4500 -> '45.00'; None stays None."""
+    return None if cents is None else str(to_decimal(cents))
+
+
+def round_cents(value: Decimal) -> int:
+    """Round an exact amount in cents (possibly fractional) half away from zero, once."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fmt(cents: int | None, currency: str = "USD") -> str:
+    """4500 -> '$45.00' (or 'EUR 45.00'); for display only."""
+    if cents is None:
+        return "—"
+    symbol = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "GBP": "£", "EUR": "€"}.get(currency)
+    sign = "-" if cents < 0 else ""
+    body = f"{abs(to_decimal(cents)):,.2f}"
+    return f"{sign}{symbol}{body}" if symbol else f"{sign}{currency} {body}"
