@@ -157,7 +157,7 @@ def read_secrets(name: str, keys: tuple[str, ...], optional: tuple[str, ...] = (
     prefix = env_var(name, "")
     fields: dict[str, Any] = {k.lower(): (SecretStr | None, None) for k in (*keys, *optional)}
     env = Environment()
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"Secrets_{prefix}",
         __base__=BaseSettings,
         __config__=None,
@@ -170,7 +170,9 @@ def read_secrets(name: str, keys: tuple[str, ...], optional: tuple[str, ...] = (
     missing = [env_var(name, k) for k in keys if getattr(values, k.lower()) is None]
     if missing:
         raise ConfigError(f"source {name!r}: set the environment variable(s) {', '.join(missing)}")
-    return {k: getattr(values, k.lower()) for k in (*keys, *optional) if getattr(values, k.lower()) is not None}
+    return {
+        k: getattr(values, k.lower()) for k in (*keys, *optional) if getattr(values, k.lower()) is not None
+    }
 
 
 def _format_errors(path: Path, error: ValidationError, data: dict[str, Any]) -> str:

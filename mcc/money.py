@@ -10,11 +10,11 @@ CENT = Decimal("0.01")
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
     """'45.00' -> 4500. Rejects floats, non-numbers and more than two decimal places."""
     if isinstance(text, bool) or isinstance(text, float):
-        raise ValueError(f"{field} must be a decimal string such as \"45.00\", got {text!r}")
+        raise ValueError(f'{field} must be a decimal string such as "45.00", got {text!r}')
     try:
         value = Decimal(str(text).strip())
     except InvalidOperation:
-        raise ValueError(f"{field} must be a decimal number such as \"45.00\", got {text!r}") from None
+        raise ValueError(f'{field} must be a decimal number such as "45.00", got {text!r}') from None
     if not value.is_finite():
         raise ValueError(f"{field} must be a finite decimal number, got {text!r}")
     if value != value.quantize(CENT):

@@ -26,7 +26,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, readonly: bool = False, durable: bool = True, foreign_keys: bool = True) -> Engine:
+def make_engine(
+    url: str, *, readonly: bool = False, durable: bool = True, foreign_keys: bool = True
+) -> Engine:
     """An engine for `url`; `readonly` engines can never take the write lock (the UI reads through one)."""
     url = normalise_url(url)
     if not is_sqlite(url):

@@ -39,3 +39,25 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def regenerate_initial() -> Path:
+    """Rewrite the initial migration from the models (the schema has not shipped yet, so it stays one
+    migration). Run `python -m store.migrate` after changing store/models.py."""
+    import subprocess
+    import sys
+    import tempfile
+
+    initial = MIGRATIONS / "versions" / "0001_initial_schema.py"
+    initial.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{scratch}/empty.db"
+        command.revision(alembic_config(url), message="initial schema", autogenerate=True, rev_id="0001")
+    generated = next((MIGRATIONS / "versions").glob("0001_*.py"))
+    generated.rename(initial)
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(initial)], check=False)
+    return initial
+
+
+if __name__ == "__main__":
+    print(regenerate_initial())

@@ -345,7 +345,9 @@ class Decision(Base):
     author: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[created_now]
     batch_id: Mapped[str | None] = mapped_column(String(40))
-    gap: Mapped[dict[str, Any]] = mapped_column("gap_json", default=dict, comment="the gap as shown when decided")
+    gap: Mapped[dict[str, Any]] = mapped_column(
+        "gap_json", default=dict, comment="the gap as shown when decided"
+    )
 
 
 class AuditEvent(Base):
@@ -426,7 +428,9 @@ class OutboxEntry(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     target: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(20), default="pending", comment="pending | sent | confirmed | failed")
+    state: Mapped[str] = mapped_column(
+        String(20), default="pending", comment="pending | sent | confirmed | failed"
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))

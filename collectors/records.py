@@ -1,0 +1,124 @@
+"""The normalised records every collector yields: small frozen dataclasses defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+
+def freeze(attrs: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """Attributes as a sorted tuple of string pairs, so equal attribute sets compare and hash equal."""
+    return tuple(sorted((str(key), _text(value)) for key, value in (attrs or {}).items()))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Org:
+    """An external organisation (NinjaOne organization, Datto site, M365 tenant, Pax8 company...)."""
+
+    external_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Count:
+    """A quantity the vendor reports directly (e.g. licences consumed per SKU, Pax8 subscription units).
+
+    Counts with the same org, metric and attributes are summed. `unit_cost_cents` is the vendor's
+    cost per unit where the vendor states it (Pax8), else None.
+    """
+
+    org: str
+    metric: str
+    quantity: int
+    attrs: tuple[tuple[str, str], ...] = ()
+    unit_cost_cents: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        org: str,
+        metric: str,
+        quantity: int,
+        attrs: dict[str, Any] | None = None,
+        unit_cost_cents: int | None = None,
+    ) -> Count:
+        return cls(str(org), metric, int(quantity), freeze(attrs), unit_cost_cents)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One countable thing (a device, user, mailbox, agent, seat). Each entity counts as one unit of
+    `metric` under its `attrs`; `details` are shown to people but never used for counting."""
+
+    org: str
+    metric: str
+    external_id: str
+    name: str
+    attrs: tuple[tuple[str, str], ...] = ()
+    details: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        org: str,
+        metric: str,
+        external_id: str,
+        name: str,
+        attrs: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> Entity:
+        return cls(
+            str(org), metric, str(external_id), name or str(external_id), freeze(attrs), freeze(details)
+        )
+
+
+@dataclass(frozen=True)
+class TimeEntry:
+    """A time entry from a time-tracking tool (or the native timer)."""
+
+    external_id: str
+    org: str
+    day: date
+    person: str
+    hours: Decimal
+    rate_cents: int | None
+    billable: bool
+    note: str = ""
+    vendor_invoiced: bool = False
+
+
+Record = Org | Count | Entity | TimeEntry
+
+
+@dataclass
+class Batch:
+    """Everything one successful run of one stream produced, grouped for the writer."""
+
+    orgs: dict[str, Org] = field(default_factory=dict)
+    counts: list[Count] = field(default_factory=list)
+    entities: dict[tuple[str, str], Entity] = field(default_factory=dict)
+    time_entries: dict[str, TimeEntry] = field(default_factory=dict)
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, Org):
+            self.orgs[record.external_id] = record
+        elif isinstance(record, Count):
+            self.counts.append(record)
+        elif isinstance(record, Entity):
+            self.entities[(record.metric, record.external_id)] = record
+        elif isinstance(record, TimeEntry):
+            self.time_entries[record.external_id] = record
+        else:  # pragma: no cover - a collector bug, not bad vendor data
+            raise TypeError(f"not a record: {record!r}")
+
+    @property
+    def size(self) -> int:
+        return len(self.orgs) + len(self.counts) + len(self.entities) + len(self.time_entries)

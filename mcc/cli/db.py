@@ -1,0 +1,25 @@
+"""`mcc db upgrade`: bring the database schema to the latest migration."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from mcc.context import open_context
+from store.migrate import upgrade
+
+db = typer.Typer(no_args_is_help=True, help="Database schema.")
+
+
+@db.command("upgrade")
+def upgrade_command() -> None:
+    """Create or migrate the database named by database_url / MCC_DATABASE_URL."""
+    context = open_context()
+    upgrade(context.database_url)
+    Console(stderr=True).print(
+        f"database is at the latest schema ({context.config.database_url.split('@')[-1]})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db, name="db")
