@@ -235,6 +235,12 @@ def upgrade() -> None:
         sa.Column("hours", store.types.DecimalText(length=40), nullable=False),
         sa.Column("start", sa.Date(), nullable=False),
         sa.Column("end", sa.Date(), nullable=True),
+        sa.Column(
+            "rate_cents",
+            sa.Integer(),
+            nullable=True,
+            comment="hourly rate of the block's time, if not the default",
+        ),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"], ["clients.id"], name=op.f("fk_hour_blocks_client_id_clients"), ondelete="CASCADE"
