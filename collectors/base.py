@@ -6,17 +6,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import httpx
+from pydantic import SecretStr
+
+from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
 from collectors.records import Record
 
 if TYPE_CHECKING:
-    from collectors.http import Api
+    from mcc.config import SourceConfig
 
 
 @dataclass(frozen=True)
 class Stream:
     """A separately scheduled part of a source (e.g. Huntress agents hourly, incidents every 2 min).
 
-    `metrics` lists what the stream emits; a metric key not seen in a successful run is recorded as 0.
+    `metrics` lists what the stream emits; a count key of these metrics that a successful run no longer
+    reports is recorded as 0 (the devices were removed), never left at its last value.
     """
 
     default_schedule: str
@@ -38,9 +43,34 @@ class Source:
     streams: ClassVar[dict[str, Stream]]
     requests_per_minute: ClassVar[int] = 600
 
-    def auth(self, api: Api) -> object:
-        """The httpx.Auth for this vendor (built from api.source and api.secrets)."""
+    def __init__(
+        self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()
+    ):
+        self.config = config
+        self.secrets = secrets
+        self.policy = policy
+        for value in secrets.values():
+            remember_secret(value.get_secret_value())
+
+    def secret(self, key: str) -> str:
+        return self.secrets[key].get_secret_value()
+
+    @property
+    def rate_per_minute(self) -> int:
+        return self.config.rate_limit_per_minute or self.requests_per_minute
+
+    def auth(self) -> httpx.Auth | None:
+        """How this vendor authenticates (built from self.config and self.secrets)."""
         raise NotImplementedError
+
+    def open_api(self, base_url: str | None = None, auth: httpx.Auth | None = None) -> Api:
+        """A client for this source; vendors with several hosts or tenants open one per host/tenant,
+        all sharing the source's rate limit."""
+        limiter = shared_limiter(f"{self.kind}:{self.config.name}", self.rate_per_minute)
+        client = build_client(
+            base_url or self.config.url, auth=auth or self.auth(), limiter=limiter, policy=self.policy
+        )
+        return Api(self.config.name, client)
 
     def collect(self, api: Api, stream: str) -> Iterator[Record]:
         raise NotImplementedError

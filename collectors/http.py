@@ -1,0 +1,311 @@
+"""The shared HTTP layer every vendor uses, written once: auth with token refresh on 401, retries that
+honour a capped Retry-After, client-side rate limits, timeouts, paging, and redaction of secrets in logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from httpx_retries import Retry, RetryTransport
+from pyrate_limiter import Duration, Limiter, limiter_factory
+from pyrate_limiter.extras.httpx_limiter import RateLimiterTransport
+
+from mcc.errors import AuthFailed, MalformedPayload, SourceError
+
+if TYPE_CHECKING:
+    from collectors.paging import Paginator
+
+log = logging.getLogger(__name__)
+
+# --- redaction ----------------------------------------------------------------------------------
+
+_PATTERNS = [
+    (re.compile(r"(?i)\b(bearer|basic|apitoken)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 [redacted]"),
+    (
+        re.compile(
+            r"(?i)((?:access_|refresh_|id_)?token|client_secret|api_?key|api_?secret|secret|password|code|"
+            r"assertion|sig|signature)([\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
+        ),
+        r"\1\2[redacted]",
+    ),
+]
+_known_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def remember_secret(value: str) -> None:
+    """Every credential read from the environment is redacted literally wherever it would appear."""
+    if len(value) >= 4:
+        with _secrets_lock:
+            _known_secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    with _secrets_lock:
+        known = sorted(_known_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+_installed = False
+
+
+def install_redaction() -> None:
+    """Redact every log record at creation, so every handler (files, console, test capture) sees only
+    the redacted text; httpx's per-request INFO lines are turned down to warnings."""
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string is the caller's bug; leave the record as it is
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(factory)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    _installed = True
+
+
+# --- auth ---------------------------------------------------------------------------------------
+
+
+class TokenAuth(httpx.Auth):
+    """A bearer token fetched from a token endpoint, cached, and fetched again once on a 401.
+
+    `token_request` builds the token request (form or JSON body, as the vendor wants);
+    `read_token` picks the token out of the response (default: `access_token`).
+    """
+
+    def __init__(
+        self,
+        token_request: Callable[[], httpx.Request],
+        *,
+        scheme: str = "Bearer",
+        header: str = "Authorization",
+        read_token: Callable[[Any], str] | None = None,
+        label: str = "token endpoint",
+    ) -> None:
+        self._token_request = token_request
+        self._scheme = scheme
+        self._header = header
+        self._read_token = read_token or (lambda body: str(body["access_token"]))
+        self._label = label
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def _fetch(self) -> Generator[httpx.Request, httpx.Response, None]:
+        response = yield self._token_request()
+        response.read()
+        if response.status_code in (400, 401, 403):
+            raise AuthFailed(
+                f"the {self._label} refused the credentials (HTTP {response.status_code}): {_snippet(response)}"
+            )
+        if response.status_code >= 300:
+            raise SourceError(f"the {self._label} answered HTTP {response.status_code}: {_snippet(response)}")
+        try:
+            token = self._read_token(response.json())
+        except (ValueError, KeyError, TypeError):
+            raise MalformedPayload(
+                f"the {self._label} answered without a token: {_snippet(response)}"
+            ) from None
+        remember_secret(token)
+        self._token = token
+        self.fetches += 1
+
+    def _apply(self, request: httpx.Request) -> None:
+        value = f"{self._scheme} {self._token}" if self._scheme else str(self._token)
+        request.headers[self._header] = value
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token is None:
+            yield from self._fetch()
+        self._apply(request)
+        response = yield request
+        if response.status_code == 401:
+            # The token expired or was revoked: fetch a new one once and replay the request.
+            yield from self._fetch()
+            self._apply(request)
+            yield request
+
+
+class HeaderAuth(httpx.Auth):
+    """A static credential in a header (e.g. SentinelOne's `Authorization: ApiToken <token>`)."""
+
+    def __init__(self, header: str, value: str) -> None:
+        remember_secret(value.split(" ", 1)[-1])
+        self._header, self._value = header, value
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[self._header] = self._value
+        yield request
+
+
+def basic_auth(username: str, password: str) -> httpx.BasicAuth:
+    remember_secret(password)
+    return httpx.BasicAuth(username, password)
+
+
+# --- client -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts and retries. `max_wait` caps any single Retry-After; `total_wait` caps the sum."""
+
+    timeout: float = 30.0
+    connect_timeout: float = 5.0
+    retries: int = 5
+    backoff_factor: float = 0.5
+    max_wait: float = 60.0
+    total_wait: float = 300.0
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
+    retry_methods: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")
+
+
+_limiters: dict[tuple[str, int], Limiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def shared_limiter(key: str, requests_per_minute: int) -> Limiter:
+    """One token bucket per vendor account in this process, shared by every client reading it."""
+    with _limiters_lock:
+        limiter = _limiters.get((key, requests_per_minute))
+        if limiter is None:
+            limiter = limiter_factory.create_token_bucket_limiter(
+                rate_per_duration=requests_per_minute, duration=Duration.MINUTE
+            )
+            _limiters[(key, requests_per_minute)] = limiter
+        return limiter
+
+
+def build_client(
+    base_url: str,
+    *,
+    auth: httpx.Auth | None = None,
+    limiter: Limiter | None = None,
+    policy: HttpPolicy = HttpPolicy(),
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """An httpx.Client whose transport is retry → rate limit → network, so every retry takes a token."""
+    inner: httpx.BaseTransport = (
+        RateLimiterTransport(limiter) if limiter is not None else httpx.HTTPTransport()
+    )
+    retry = Retry(
+        total=policy.retries,
+        allowed_methods=policy.retry_methods,
+        status_forcelist=policy.retry_statuses,
+        backoff_factor=policy.backoff_factor,
+        max_backoff_wait=policy.max_wait,
+        total_timeout=policy.total_wait,
+    )
+    return httpx.Client(
+        base_url=base_url,
+        auth=auth,
+        transport=RetryTransport(transport=inner, retry=retry),
+        timeout=httpx.Timeout(policy.timeout, connect=policy.connect_timeout, pool=policy.connect_timeout),
+        headers={"Accept": "application/json", "User-Agent": "MortonCommandCenter/0.1", **(headers or {})},
+        follow_redirects=False,
+    )
+
+
+def _snippet(response: httpx.Response, limit: int = 300) -> str:
+    try:
+        text = response.text
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        text = ""
+    text = " ".join(text.split())
+    return redact(text[:limit] + ("…" if len(text) > limit else "")) or "(empty body)"
+
+
+class Api:
+    """One source's authenticated client: JSON reads with clear errors, and paging by strategy."""
+
+    def __init__(self, name: str, client: httpx.Client) -> None:
+        self.name = name
+        self.client = client
+        self.request_count = 0
+        self.page_count = 0
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.request_count += 1
+        where = f"{method} {_path(url)}"
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise SourceError(f"{self.name}: {where} timed out after retries") from None
+        except httpx.TransportError as error:
+            raise SourceError(f"{self.name}: {where} could not connect: {redact(str(error))}") from None
+        if response.status_code == 401:
+            raise AuthFailed(
+                f"{self.name}: {where} was refused (HTTP 401) after a fresh token: {_snippet(response)}"
+            )
+        if response.status_code == 403:
+            raise AuthFailed(
+                f"{self.name}: {where} is forbidden (HTTP 403), check the API permissions: {_snippet(response)}"
+            )
+        if response.status_code >= 400:
+            raise SourceError(
+                f"{self.name}: {where} failed with HTTP {response.status_code}: {_snippet(response)}"
+            )
+        return response
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise MalformedPayload(
+                f"{self.name}: {method} {_path(url)} returned a malformed page (not JSON): {_snippet(response, 120)}"
+            ) from None
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.json("GET", url, params=dict(params or {}))
+
+    def pages(self, url: str, paging: Paginator, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every item of every page, following `paging` until it says there is no next page."""
+        request: tuple[str, dict[str, Any]] | None = (url, paging.first(dict(params or {})))
+        seen: set[str] = set()
+        while request is not None:
+            page_url, page_params = request
+            marker = json.dumps([page_url, page_params], sort_keys=True, default=str)
+            if marker in seen:
+                raise MalformedPayload(
+                    f"{self.name}: {_path(url)} returned the same next page twice; stopping"
+                )
+            seen.add(marker)
+            payload = self.get(page_url, page_params)
+            self.page_count += 1
+            items = paging.items(payload)
+            if not isinstance(items, list):
+                raise MalformedPayload(
+                    f"{self.name}: {_path(url)} page {self.page_count} has no list of items"
+                )
+            yield from items
+            request = paging.next(payload, items, page_url, page_params)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _path(url: str) -> str:
+    return redact(httpx.URL(url).path or url)

@@ -1,0 +1,91 @@
+"""NinjaOne (public API v2): device counts per organization by node class, and the devices behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from collectors.base import Source, Stream
+from collectors.http import Api, TokenAuth
+from collectors.paging import Keyset
+from collectors.records import Entity, Org, Record
+from collectors.registry import register
+from mcc.errors import MalformedPayload
+
+SCOPE = "monitoring management control"
+
+
+def to_org(raw: Any) -> Org:
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise MalformedPayload(f"ninjaone: organization without an id: {str(raw)[:120]}")
+    return Org(str(raw["id"]), str(raw.get("name") or raw["id"]))
+
+
+def _when(epoch: Any) -> str:
+    """NinjaOne timestamps are epoch seconds as a double (`1787898261.504`)."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+
+
+def to_device(raw: Any) -> Entity | None:
+    """A device row → one `devices` entity keyed by node class; pending (unapproved) devices are not managed yet."""
+    if not isinstance(raw, dict) or "id" not in raw or "organizationId" not in raw or "nodeClass" not in raw:
+        raise MalformedPayload(
+            f"ninjaone: device row lacks id, organizationId or nodeClass: {str(raw)[:160]}"
+        )
+    if raw.get("approvalStatus") == "PENDING":
+        return None
+    name = raw.get("displayName") or raw.get("systemName") or raw.get("dnsName") or str(raw["id"])
+    return Entity.of(
+        raw["organizationId"],
+        "devices",
+        raw["id"],
+        name,
+        attrs={"node_class": raw["nodeClass"]},
+        details={
+            "offline": bool(raw.get("offline", False)),
+            "last_contact": _when(raw.get("lastContact")),
+            "created": _when(raw.get("created")),
+        },
+    )
+
+
+@register
+class NinjaOne(Source):
+    kind = "ninjaone"
+    category = "rmm"
+    title = "NinjaOne"
+    default_base_url = "https://app.ninjarmm.com"
+    secret_keys = ("CLIENT_ID", "CLIENT_SECRET")
+    streams = {"devices": Stream("every 30 minutes", metrics=("devices",))}
+    # Unverified: NinjaOne publishes no request limit; 429s exist, so stay modest.
+    requests_per_minute = 300
+
+    def auth(self) -> httpx.Auth:
+        token_url = f"{self.config.token_url_base}/ws/oauth/token"
+
+        def token_request() -> httpx.Request:
+            return httpx.Request(
+                "POST",
+                token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.secret("CLIENT_ID"),
+                    "client_secret": self.secret("CLIENT_SECRET"),
+                    "scope": SCOPE,
+                },
+            )
+
+        return TokenAuth(token_request, label="NinjaOne token endpoint")
+
+    def collect(self, api: Api, stream: str) -> Iterator[Record]:
+        for raw in api.pages("/v2/organizations", Keyset(500)):
+            yield to_org(raw)
+        for raw in api.pages("/v2/devices", Keyset(1000)):
+            device = to_device(raw)
+            if device is not None:
+                yield device

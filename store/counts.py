@@ -1,0 +1,315 @@
+"""Writing what a successful sync produced: orgs, entities, counts on change, and the daily and monthly
+rollups, in one short transaction after all fetching is done."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collectors.records import Batch
+from store.models import (
+    ClientOrg,
+    CountKey,
+    DailyCount,
+    Entity,
+    MonthlyCount,
+    Observation,
+    SourceOrg,
+    TimeEntry,
+)
+
+KeyTuple = tuple[str, str, str]  # org external id, metric, canonical attrs JSON
+
+
+def attrs_json(attrs: Iterable[tuple[str, str]]) -> str:
+    return json.dumps(dict(sorted(attrs)), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Totals:
+    quantity: int = 0
+    cost_cents: int | None = None
+
+    def add(self, quantity: int, unit_cost_cents: int | None) -> None:
+        self.quantity += quantity
+        if unit_cost_cents is not None:
+            self.cost_cents = (self.cost_cents or 0) + quantity * unit_cost_cents
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    orgs: int
+    keys: int
+    changed: int
+    entities: int
+    time_entries: int
+
+
+def aggregate(batch: Batch) -> dict[KeyTuple, Totals]:
+    """Quantity (and vendor cost) per org × metric × attributes: one per entity, plus vendor-stated counts."""
+    totals: dict[KeyTuple, Totals] = defaultdict(Totals)
+    for entity in batch.entities.values():
+        totals[(entity.org, entity.metric, attrs_json(entity.attrs))].add(1, None)
+    for count in batch.counts:
+        totals[(count.org, count.metric, attrs_json(count.attrs))].add(count.quantity, count.unit_cost_cents)
+    return dict(totals)
+
+
+def _upsert_orgs(session: Session, source: str, batch: Batch, at: datetime) -> int:
+    names = {org.external_id: org.name for org in batch.orgs.values()}
+    for record in (*batch.entities.values(), *batch.counts, *batch.time_entries.values()):
+        names.setdefault(record.org, record.org)
+    existing = {
+        row.external_id: row
+        for row in session.scalars(
+            select(SourceOrg).where(SourceOrg.source == source, SourceOrg.external_id.in_(names))
+        )
+    }
+    for external_id, name in names.items():
+        row = existing.get(external_id)
+        if row is None:
+            session.add(
+                SourceOrg(source=source, external_id=external_id, name=name, first_seen=at, last_seen=at)
+            )
+        else:
+            row.last_seen = at
+            if name != external_id:
+                row.name = name
+    return len(names)
+
+
+def _key_ids(
+    session: Session, source: str, metrics: tuple[str, ...], wanted: Iterable[KeyTuple]
+) -> dict[KeyTuple, int]:
+    keys = {
+        (row.org_external_id, row.metric, row.attrs_json): row.id
+        for row in session.scalars(
+            select(CountKey).where(CountKey.source == source, CountKey.metric.in_(metrics))
+        )
+    }
+    for key in wanted:
+        if key not in keys:
+            row = CountKey(source=source, org_external_id=key[0], metric=key[1], attrs_json=key[2])
+            session.add(row)
+            session.flush()
+            keys[key] = row.id
+    return keys
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _roll_up(session: Session, values: dict[int, Totals], day: date) -> None:
+    """Daily: end-of-day count and peak. Monthly: end, peak, and the day-sum (days without a sync carry the
+    previous end-of-day count forward) that average and proration read."""
+    ids = list(values)
+    daily = {
+        row.key_id: row
+        for row in session.scalars(
+            select(DailyCount).where(DailyCount.day == day, DailyCount.key_id.in_(ids))
+        )
+    }
+    monthly = {
+        row.key_id: row
+        for row in session.scalars(
+            select(MonthlyCount).where(MonthlyCount.month == _month(day), MonthlyCount.key_id.in_(ids))
+        )
+    }
+    for key_id, totals in values.items():
+        quantity, cost = totals.quantity, totals.cost_cents
+        row = daily.get(key_id)
+        if row is None:
+            session.add(
+                DailyCount(key_id=key_id, day=day, qty_end=quantity, qty_peak=quantity, cost_cents=cost)
+            )
+        else:
+            row.qty_end, row.qty_peak, row.cost_cents = quantity, max(row.qty_peak, quantity), cost
+        month = monthly.get(key_id)
+        if month is None:
+            session.add(
+                MonthlyCount(
+                    key_id=key_id,
+                    month=_month(day),
+                    qty_end=quantity,
+                    qty_peak=quantity,
+                    qty_day_sum=quantity,
+                    days=1,
+                    first_day=day,
+                    last_day=day,
+                    cost_cents=cost,
+                )
+            )
+            continue
+        if day == month.last_day:
+            month.qty_day_sum += quantity - month.qty_end
+        elif day > month.last_day:
+            carried = (day - month.last_day).days - 1
+            month.qty_day_sum += month.qty_end * carried + quantity
+            month.days = (day - month.first_day).days + 1
+            month.last_day = day
+        else:  # a late observation for an earlier day does not rewrite the month's end
+            continue
+        month.qty_end, month.qty_peak, month.cost_cents = quantity, max(month.qty_peak, quantity), cost
+
+
+def _observe(session: Session, values: dict[int, Totals], at: datetime, run_id: int | None) -> int:
+    latest_ids = (
+        select(func.max(Observation.id))
+        .where(Observation.key_id.in_(list(values)))
+        .group_by(Observation.key_id)
+        .scalar_subquery()
+    )
+    last = {
+        row.key_id: (row.quantity, row.cost_cents)
+        for row in session.scalars(select(Observation).where(Observation.id.in_(latest_ids)))
+    }
+    changed = 0
+    for key_id, totals in values.items():
+        if last.get(key_id) != (totals.quantity, totals.cost_cents):
+            session.add(
+                Observation(
+                    key_id=key_id,
+                    observed_at=at,
+                    quantity=totals.quantity,
+                    cost_cents=totals.cost_cents,
+                    sync_run_id=run_id,
+                )
+            )
+            changed += 1
+    return changed
+
+
+def _upsert_entities(
+    session: Session,
+    source: str,
+    metrics: tuple[str, ...],
+    batch: Batch,
+    keys: dict[KeyTuple, int],
+    at: datetime,
+) -> None:
+    existing = {
+        (row.metric, row.external_id): row
+        for row in session.scalars(select(Entity).where(Entity.source == source, Entity.metric.in_(metrics)))
+    }
+    for (metric, external_id), record in batch.entities.items():
+        key_id = keys[(record.org, metric, attrs_json(record.attrs))]
+        attrs = {**dict(record.details), **dict(record.attrs)}
+        row = existing.get((metric, external_id))
+        if row is None:
+            session.add(
+                Entity(
+                    source=source,
+                    metric=metric,
+                    external_id=external_id,
+                    org_external_id=record.org,
+                    key_id=key_id,
+                    name=record.name[:200],
+                    attrs=attrs,
+                    first_seen=at,
+                    last_seen=at,
+                )
+            )
+        else:
+            row.org_external_id, row.key_id, row.name, row.attrs, row.last_seen = (
+                record.org,
+                key_id,
+                record.name[:200],
+                attrs,
+                at,
+            )
+
+
+def _upsert_time(session: Session, source: str, batch: Batch) -> int:
+    if not batch.time_entries:
+        return 0
+    clients = dict(
+        session.execute(
+            select(ClientOrg.external_id, ClientOrg.client_id).where(ClientOrg.source == source)
+        ).tuples()
+    )
+    existing = {
+        row.external_id: row
+        for row in session.scalars(
+            select(TimeEntry).where(TimeEntry.source == source, TimeEntry.external_id.in_(batch.time_entries))
+        )
+    }
+    for external_id, entry in batch.time_entries.items():
+        row = existing.get(external_id)
+        if row is not None and row.invoice_id is not None:
+            continue  # already invoiced: what was billed stays as billed
+        values = dict(
+            org_external_id=entry.org,
+            client_id=clients.get(entry.org),
+            day=entry.day,
+            person=entry.person[:200],
+            hours=entry.hours,
+            rate_cents=entry.rate_cents,
+            billable=entry.billable,
+            note=entry.note,
+            vendor_invoiced=entry.vendor_invoiced,
+        )
+        if row is None:
+            session.add(TimeEntry(source=source, external_id=external_id, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+    return len(batch.time_entries)
+
+
+def write_batch(
+    session: Session, *, source: str, metrics: tuple[str, ...], batch: Batch, at: datetime, run_id: int | None
+) -> WriteStats:
+    """Everything one successful run of one stream saw. Keys of `metrics` it no longer saw drop to 0."""
+    orgs = _upsert_orgs(session, source, batch, at)
+    totals = aggregate(batch)
+    keys = _key_ids(session, source, metrics, totals)
+    values = {
+        key_id: totals.get(key, Totals())
+        for key, key_id in keys.items()
+        if key[1] in metrics or key in totals
+    }
+    changed = 0
+    if values:
+        changed = _observe(session, values, at, run_id)
+        _roll_up(session, values, at.date())
+    _upsert_entities(session, source, metrics, batch, keys, at)
+    time_entries = _upsert_time(session, source, batch)
+    return WriteStats(
+        orgs=orgs, keys=len(values), changed=changed, entities=len(batch.entities), time_entries=time_entries
+    )
+
+
+def fill_history(
+    session: Session, key_id: int, days: dict[date, int], cost_cents: dict[date, int] | None = None
+) -> None:
+    """Bulk-write a run of past end-of-day counts for a key that has none yet (seeding history)."""
+    costs = cost_cents or {}
+    months: dict[date, MonthlyCount] = {}
+    for day in sorted(days):
+        quantity, cost = days[day], costs.get(day)
+        session.add(DailyCount(key_id=key_id, day=day, qty_end=quantity, qty_peak=quantity, cost_cents=cost))
+        month = months.get(_month(day))
+        if month is None:
+            months[_month(day)] = MonthlyCount(
+                key_id=key_id,
+                month=_month(day),
+                qty_end=quantity,
+                qty_peak=quantity,
+                qty_day_sum=quantity,
+                days=1,
+                first_day=day,
+                last_day=day,
+                cost_cents=cost,
+            )
+            continue
+        month.qty_day_sum += month.qty_end * ((day - month.last_day).days - 1) + quantity
+        month.days, month.last_day = (day - month.first_day).days + 1, day
+        month.qty_end, month.qty_peak, month.cost_cents = quantity, max(month.qty_peak, quantity), cost
+    session.add_all(months.values())
