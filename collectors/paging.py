@@ -153,8 +153,5 @@ class PageNumber:
     ) -> tuple[str, dict[str, Any]] | None:
         page = int(params[self.page_param])
         total = dig(payload, self.total_pages_path)
-        if total is not None:
-            done = page + 1 - self.first_page >= int(total)
-        else:
-            done = len(items) < self.size
+        done = page + 1 - self.first_page >= int(total) if total is not None else len(items) < self.size
         return None if done or not items else (url, {**params, self.page_param: page + 1})

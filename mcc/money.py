@@ -9,7 +9,7 @@ CENT = Decimal("0.01")
 
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
     """'45.00' -> 4500. Rejects floats, non-numbers and more than two decimal places."""
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         raise ValueError(f'{field} must be a decimal string such as "45.00", got {text!r}')
     try:
         value = Decimal(str(text).strip())

@@ -92,3 +92,12 @@ def postgres_url(postgres_server: str) -> str:
     url = postgres_server.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
     return url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
