@@ -10,7 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
-from collectors.records import Record
+from collectors.records import Org, Record
 
 if TYPE_CHECKING:
     from mcc.config import SourceConfig
@@ -73,4 +73,10 @@ class Source:
         return Api(self.config.name, client)
 
     def collect(self, api: Api, stream: str) -> Iterator[Record]:
+        """Every record of one stream. Read-only: never send anything that changes the vendor's data."""
+        raise NotImplementedError
+
+    def orgs(self, api: Api) -> Iterator[Org]:
+        """The organisations this source can see, by the cheapest read the vendor offers
+        (used by `mcc sources test` and to suggest mappings before the first full sync)."""
         raise NotImplementedError

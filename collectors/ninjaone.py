@@ -82,9 +82,12 @@ class NinjaOne(Source):
 
         return TokenAuth(token_request, label="NinjaOne token endpoint")
 
-    def collect(self, api: Api, stream: str) -> Iterator[Record]:
+    def orgs(self, api: Api) -> Iterator[Org]:
         for raw in api.pages("/v2/organizations", Keyset(500)):
             yield to_org(raw)
+
+    def collect(self, api: Api, stream: str) -> Iterator[Record]:
+        yield from self.orgs(api)
         for raw in api.pages("/v2/devices", Keyset(1000)):
             device = to_device(raw)
             if device is not None:
