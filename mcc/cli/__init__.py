@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -14,7 +15,7 @@ from mcc.errors import MccError
 class _Group(TyperGroup):
     """Turns an MccError anywhere below into one clear line on stderr and exit status 1."""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MccError as error:
