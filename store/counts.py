@@ -63,8 +63,9 @@ def aggregate(batch: Batch) -> dict[KeyTuple, Totals]:
 
 def _upsert_orgs(session: Session, source: str, batch: Batch, at: datetime) -> int:
     names = {org.external_id: org.name for org in batch.orgs.values()}
-    for record in (*batch.entities.values(), *batch.counts, *batch.time_entries.values()):
-        names.setdefault(record.org, record.org)
+    referenced = [e.org for e in batch.entities.values()] + [c.org for c in batch.counts]
+    for org in referenced + [t.org for t in batch.time_entries.values()]:
+        names.setdefault(org, org)
     existing = {
         row.external_id: row
         for row in session.scalars(
