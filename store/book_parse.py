@@ -1,0 +1,531 @@
+"""Reading a book file: TOML text in, plain validated lines out, or one BookError naming the file, the
+line and the field. Nothing here touches the database; references to clients and products already in
+the database are resolved when the book is applied (store.book)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from mcc.config import Config
+from mcc.errors import BookError
+from mcc.money import parse_amount
+from store.book_toml import Locator
+
+POLICIES = ("end", "peak", "average")
+CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "other")
+SECTIONS = ("products", "mappings", "clients", "contracts", "exclusions", "blocks")
+_PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%$")
+_TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
+
+
+# --- where a value came from ----------------------------------------------------------------------
+
+
+class Where(Protocol):
+    """The place a line came from, able to word an error about one of its fields."""
+
+    @property
+    def label(self) -> str: ...
+
+    def error(self, key: str | None, message: str) -> BookError: ...
+
+
+@dataclass(frozen=True)
+class TomlWhere:
+    """`book.toml line 42: contracts[3].quantity: ...`"""
+
+    file: str
+    locator: Locator = field(repr=False)
+    section: str | None
+    index: int = 0
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}[{self.index}]" if self.section else ""
+
+    @property
+    def label(self) -> str:
+        line = self.locator.section_line(self.section, self.index) if self.section else None
+        return f"{self.path} (line {line})" if line else self.path
+
+    def error(self, key: str | None, message: str) -> BookError:
+        line = self.locator.key_line(self.section, self.index, key) if key else None
+        if line is None and self.section:
+            line = self.locator.section_line(self.section, self.index)
+        place = f"{self.file} line {line}" if line else self.file
+        name = ".".join(part for part in (self.path, key) if part)
+        return BookError(f"{place}: {name}: {message}" if name else f"{place}: {message}")
+
+
+@dataclass(frozen=True)
+class CsvWhere:
+    """`contracts.csv row 14: quantity ...` (rows as a spreadsheet numbers them, header = row 1)."""
+
+    file: str
+    row: int
+
+    @property
+    def label(self) -> str:
+        return f"row {self.row}"
+
+    def error(self, key: str | None, message: str) -> BookError:
+        return BookError(
+            f"{self.file} row {self.row}: {key} {message}"
+            if key
+            else f"{self.file} row {self.row}: {message}"
+        )
+
+
+# --- the parsed book --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductLine:
+    code: str
+    name: str
+    unit_price_cents: int
+    unit_cost_cents: int | None
+    policy: str
+    tolerance_units: int
+    tolerance_bp: int | None
+    prorate: bool
+    category: str | None
+    where: Where = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MappingLine:
+    product: str
+    source: str
+    metric: str
+    filter: dict[str, Any]
+    where: Where = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ClientLine:
+    name: str
+    accounting_id: str | None
+    orgs: tuple[tuple[str, str], ...]  # (source, external id)
+    where: Where = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ContractLine:
+    client: str
+    product: str
+    quantity: int
+    start: date
+    end: date | None
+    unit_price_cents: int | None
+    where: Where = field(compare=False, repr=False)
+
+    @property
+    def span(self) -> str:
+        return f"{self.start} to {self.end or 'open'}"
+
+
+@dataclass(frozen=True)
+class ExclusionLine:
+    client: str
+    source: str
+    entity: str | None
+    filter: dict[str, Any] | None
+    reason: str
+    where: Where = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class BlockLine:
+    client: str
+    hours: Decimal
+    start: date
+    end: date | None
+    rate_cents: int | None
+    note: str | None
+    where: Where = field(compare=False, repr=False)
+
+
+@dataclass
+class Book:
+    currency: str | None = None
+    products: list[ProductLine] = field(default_factory=list)
+    mappings: list[MappingLine] = field(default_factory=list)
+    clients: list[ClientLine] = field(default_factory=list)
+    contracts: list[ContractLine] = field(default_factory=list)
+    exclusions: list[ExclusionLine] = field(default_factory=list)
+    blocks: list[BlockLine] = field(default_factory=list)
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+
+
+def decode_text(raw: bytes, name: str) -> str:
+    """UTF-8 (a leading byte-order mark is fine) and not empty, or a BookError naming the line."""
+    if not raw.strip():
+        raise BookError(f"{name}: the file is empty")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BookError(
+            f"{name} line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
+
+
+# --- field readers (shared with the contracts CSV) ---------------------------------------------------
+
+
+def whole_number(value: Any, where: Where, key: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise where.error(key, f"must be a whole number ≥ 0, got {value!r}")
+
+
+def amount(value: Any, where: Where, key: str) -> int:
+    """A money amount given as a decimal string ("45.00"), in cents; never a float."""
+    if isinstance(value, float):
+        raise where.error(
+            key, f'must be a decimal string such as "45.00" (use a decimal string), got {value!r}'
+        )
+    if not isinstance(value, str) or not value.strip():
+        raise where.error(key, f'must be a decimal string such as "45.00", got {value!r}')
+    try:
+        cents = parse_amount(value, field=key)
+    except ValueError:
+        if re.fullmatch(r"\s*-?\d*\.\d{3,}\s*", value):
+            raise where.error(key, f"must have at most two decimal places, got {value!r}") from None
+        raise where.error(key, f'must be a decimal amount such as "45.00", got {value!r}') from None
+    if cents < 0:
+        raise where.error(key, f"must not be negative, got {value!r}")
+    return cents
+
+
+def day(value: Any, where: Where, key: str) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise where.error(key, f"must be a date written YYYY-MM-DD, got {value!r}")
+
+
+def check_span(start: date, end: date | None, where: Where) -> None:
+    if end is not None and end < start:
+        raise where.error("end", f"is before start ({end} < {start})")
+
+
+def check_overlaps(lines: list[ContractLine]) -> None:
+    """Two lines for the same client and product may not cover the same day."""
+    by_pair: dict[tuple[str, str], list[tuple[int, ContractLine]]] = defaultdict(list)
+    for position, line in enumerate(lines):
+        by_pair[(line.client, line.product)].append((position, line))
+    for pair_lines in by_pair.values():
+        ordered = sorted(pair_lines, key=lambda item: (item[1].start, item[0]))
+        for (_, earlier), (_, later) in zip(ordered, ordered[1:], strict=False):
+            if earlier.end is None or earlier.end >= later.start:
+                first, second = sorted((earlier, later), key=lambda line: lines.index(line))
+                raise second.where.error(
+                    "start",
+                    f"overlaps {first.where.label} for {later.client!r} / {later.product!r} "
+                    f"({first.span} and {second.span}); give the earlier line an end before the later start",
+                )
+
+
+# --- the TOML book ------------------------------------------------------------------------------------
+
+
+class _Entry:
+    """One `[[section]]` table being read."""
+
+    def __init__(self, where: TomlWhere, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        self.where = where
+        self.data = data
+        for key in data:
+            if key not in allowed:
+                raise where.error(key, f"unknown field (expected {', '.join(allowed)})")
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def text(self, key: str, *, required: bool = True, limit: int = 200) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise self.where.error(key, "is missing")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and key in ("accounting_id", "entity"):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.where.error(key, f"must be a non-empty string, got {value!r}")
+        if len(value) > limit:
+            raise self.where.error(key, f"is longer than {limit} characters")
+        return value
+
+    def required(self, key: str) -> Any:
+        if key not in self.data:
+            raise self.where.error(key, "is missing")
+        return self.data[key]
+
+    def source(self, key: str, config: Config, value: str | None = None) -> str:
+        name = value if value is not None else self.text(key)
+        assert name is not None
+        return check_source(name, config, self.where, key)
+
+
+def check_source(name: str, config: Config, where: Where, key: str) -> str:
+    if name in config.source_names:
+        return name
+    if not config.source_names:
+        raise where.error(
+            key,
+            f"unknown source {name!r}: no sources are configured; add it to [[sources]] in mcc.toml first",
+        )
+    raise where.error(
+        key,
+        f"unknown source {name!r} (sources in mcc.toml: {', '.join(config.source_names)}); "
+        "add it to [[sources]] in mcc.toml first",
+    )
+
+
+def _attribute_filter(value: Any, where: Where, key: str) -> dict[str, Any]:
+    """`{ node_class = ["WINDOWS_WORKSTATION", "MAC"], user_purpose = "shared" }`"""
+    if not isinstance(value, dict):
+        raise where.error(key, f'must be a table such as {{ node_class = ["MAC"] }}, got {value!r}')
+    for attr, wanted in value.items():
+        single = isinstance(wanted, str) and wanted != ""
+        several = isinstance(wanted, list) and wanted and all(isinstance(v, str) and v for v in wanted)
+        if not (single or several):
+            raise where.error(key, f"{attr} must be a string or a non-empty list of strings, got {wanted!r}")
+    return dict(value)
+
+
+def parse_book(text: str, name: str, config: Config) -> Book:
+    """Parse and validate a book file's text. Raises BookError on the first problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_AT.match(message)
+        if match:
+            raise BookError(
+                f"{name} line {match.group(2)}: not valid TOML: {match.group(1)} (column {match.group(3)})"
+            ) from None
+        last = len(text.rstrip("\n").splitlines())
+        raise BookError(f"{name} line {last}: not valid TOML: {message}") from None
+    if not data:
+        raise BookError(f"{name}: the file is empty")
+    locator = Locator(text)
+    top = TomlWhere(name, locator, None)
+    book = Book()
+    for key, value in data.items():
+        if key == "currency":
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value):
+                raise top.error(key, f'must be a three-letter currency code such as "USD", got {value!r}')
+            if value != config.currency:
+                raise top.error(key, f"is {value} but mcc.toml uses {config.currency}")
+            book.currency = value
+        elif key not in SECTIONS:
+            raise top.error(
+                key, "unknown section (expected currency, " + ", ".join(f"[[{s}]]" for s in SECTIONS) + ")"
+            )
+        elif not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise top.error(key, f"must be written as [[{key}]] tables")
+    for section in SECTIONS:
+        for index, table in enumerate(data.get(section, []), start=1):
+            where = TomlWhere(name, locator, section, index)
+            _READERS[section](book, where, table, config)
+    _check_book(book)
+    return book
+
+
+def _read_product(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(
+        where, data, ("code", "name", "unit_price", "unit_cost", "policy", "tolerance", "category", "prorate")
+    )
+    code = entry.text("code", limit=60)
+    name = entry.text("name")
+    assert code is not None and name is not None
+    price = amount(entry.required("unit_price"), where, "unit_price")
+    cost = amount(data["unit_cost"], where, "unit_cost") if entry.has("unit_cost") else None
+    policy = data.get("policy", "end")
+    if policy not in POLICIES:
+        raise where.error("policy", f"must be one of {', '.join(POLICIES)}, got {policy!r}")
+    units, basis_points = _tolerance(data.get("tolerance", 0), where)
+    category = data.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise where.error("category", f"must be one of {', '.join(CATEGORIES)}, got {category!r}")
+    prorate = data.get("prorate", False)
+    if not isinstance(prorate, bool):
+        raise where.error("prorate", f"must be true or false, got {prorate!r}")
+    book.products.append(
+        ProductLine(code, name, price, cost, policy, units, basis_points, prorate, category, where)
+    )
+
+
+def _tolerance(value: Any, where: Where) -> tuple[int, int | None]:
+    if isinstance(value, str):
+        match = _PERCENT.match(value.strip())
+        if match:
+            return 0, int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value, None
+    raise where.error(
+        "tolerance", f'must be a whole number of units or a percentage string such as "2%", got {value!r}'
+    )
+
+
+def _read_mapping(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(where, data, ("product", "source", "metric", "where"))
+    product, metric = entry.text("product", limit=60), entry.text("metric", limit=40)
+    assert product is not None and metric is not None
+    source = entry.source("source", config)
+    _check_metric(config, source, metric, where)
+    attribute_filter = _attribute_filter(data["where"], where, "where") if entry.has("where") else {}
+    book.mappings.append(MappingLine(product, source, metric, attribute_filter, where))
+
+
+def _check_metric(config: Config, source: str, metric: str, where: Where) -> None:
+    """A kind that declares its metrics rejects a misspelt one (it would silently count nothing)."""
+    try:
+        streams = config.source(source).collector.streams
+    except Exception:  # a kind still without stream declarations cannot be checked
+        return
+    known = sorted({m for stream in streams.values() for m in getattr(stream, "metrics", ())})
+    if known and metric not in known:
+        raise where.error("metric", f"{source!r} does not report {metric!r} (it reports {', '.join(known)})")
+
+
+def _read_client(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(where, data, ("name", "accounting_id", "orgs"))
+    name = entry.text("name")
+    assert name is not None
+    accounting_id = entry.text("accounting_id", required=False, limit=100)
+    orgs: list[tuple[str, str]] = []
+    raw_orgs = data.get("orgs", {})
+    if not isinstance(raw_orgs, dict):
+        raise where.error("orgs", f'must be a table such as {{ ninja = "12" }}, got {raw_orgs!r}')
+    for source, ids in raw_orgs.items():
+        check_source(source, config, where, "orgs")
+        for external_id in ids if isinstance(ids, list) and ids else [ids]:
+            if isinstance(external_id, int) and not isinstance(external_id, bool):
+                external_id = str(external_id)
+            if not isinstance(external_id, str) or not external_id.strip():
+                raise where.error(
+                    "orgs", f"{source} must be an id string or a list of id strings, got {ids!r}"
+                )
+            orgs.append((source, external_id))
+    book.clients.append(ClientLine(name, accounting_id, tuple(orgs), where))
+
+
+def _read_contract(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(where, data, ("client", "product", "quantity", "start", "end", "unit_price"))
+    client, product = entry.text("client"), entry.text("product", limit=60)
+    assert client is not None and product is not None
+    quantity = whole_number(entry.required("quantity"), where, "quantity")
+    start = day(entry.required("start"), where, "start")
+    end = day(data["end"], where, "end") if entry.has("end") else None
+    check_span(start, end, where)
+    price = amount(data["unit_price"], where, "unit_price") if entry.has("unit_price") else None
+    book.contracts.append(ContractLine(client, product, quantity, start, end, price, where))
+
+
+def _read_exclusion(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(where, data, ("client", "source", "entity", "where", "reason"))
+    client = entry.text("client")
+    assert client is not None
+    source = entry.source("source", config)
+    if entry.has("entity") == entry.has("where"):
+        raise where.error(None, "give either entity (one external id) or where (a rule), not both or neither")
+    entity = entry.text("entity", required=False)
+    attribute_filter = _attribute_filter(data["where"], where, "where") if entry.has("where") else None
+    if attribute_filter == {}:
+        raise where.error(
+            "where", "must name at least one attribute (an empty rule would exclude everything)"
+        )
+    reason = entry.text("reason", limit=2000)
+    assert reason is not None
+    book.exclusions.append(ExclusionLine(client, source, entity, attribute_filter, reason, where))
+
+
+def _read_block(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
+    entry = _Entry(where, data, ("client", "hours", "start", "end", "rate", "note"))
+    client = entry.text("client")
+    assert client is not None
+    hours = _hours(entry.required("hours"), where)
+    start = day(entry.required("start"), where, "start")
+    end = day(data["end"], where, "end") if entry.has("end") else None
+    check_span(start, end, where)
+    rate = amount(data["rate"], where, "rate") if entry.has("rate") else None
+    note = entry.text("note", required=False, limit=2000)
+    book.blocks.append(BlockLine(client, hours, start, end, rate, note, where))
+
+
+def _hours(value: Any, where: Where) -> Decimal:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d{1,2})?", value.strip()):
+        try:
+            hours = Decimal(value.strip())
+        except InvalidOperation:
+            pass
+        else:
+            if hours > 0:
+                return hours
+    raise where.error("hours", f'must be a positive number of hours such as 10 or "7.5", got {value!r}')
+
+
+_READERS = {
+    "products": _read_product,
+    "mappings": _read_mapping,
+    "clients": _read_client,
+    "contracts": _read_contract,
+    "exclusions": _read_exclusion,
+    "blocks": _read_block,
+}
+
+
+def _check_book(book: Book) -> None:
+    """Checks across lines of the file: duplicates, one org per client, overlapping contract lines."""
+    _no_duplicates([(p.code.casefold(), p.where) for p in book.products], "code", "product code")
+    _no_duplicates([(c.name.casefold(), c.where) for c in book.clients], "name", "client")
+    owner: dict[tuple[str, str], ClientLine] = {}
+    for client in book.clients:
+        for org in client.orgs:
+            if org in owner:
+                other = owner[org]
+                what = "twice" if other is client else f"for {other.name!r} ({other.where.label}) too"
+                raise client.where.error(
+                    "orgs", f"{org[0]} org {org[1]!r} is listed {what}; an org bills to one client"
+                )
+            owner[org] = client
+    _no_duplicates(
+        [((m.product, m.source, m.metric, repr(sorted(m.filter.items()))), m.where) for m in book.mappings],
+        None,
+        "mapping",
+    )
+    _no_duplicates(
+        [
+            ((e.client, e.source, e.entity, repr(sorted((e.filter or {}).items())), e.reason), e.where)
+            for e in book.exclusions
+        ],
+        None,
+        "exclusion",
+    )
+    check_overlaps(book.contracts)
+
+
+def _no_duplicates(keys: list[tuple[Any, Where]], field_name: str | None, what: str) -> None:
+    seen: dict[Any, Where] = {}
+    for key, where in keys:
+        if key in seen:
+            raise where.error(field_name, f"duplicate {what}: the same as {seen[key].label}")
+        seen[key] = where
