@@ -106,7 +106,7 @@ def import_file(
     raise BookError(f"{display}: expected a book (.toml) or a contracts sheet (.csv)")
 
 
-def read_input(source: BookInput, name: str | None, default_name: str) -> tuple[str, str]:
+def read_input(source: BookInput, name: str | None, default_name: str, unit: str = "line") -> tuple[str, str]:
     """(display name, text) from a path, bytes or text; empty, unreadable or non-UTF-8 input is a BookError."""
     if isinstance(source, Path):
         display = name or str(source)
@@ -120,7 +120,7 @@ def read_input(source: BookInput, name: str | None, default_name: str) -> tuple[
         display, raw = name or default_name, source
     else:
         display, raw = name or default_name, source.encode("utf-8")
-    return display, decode_text(raw, display)
+    return display, decode_text(raw, display, unit)
 
 
 def import_book(

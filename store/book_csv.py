@@ -41,7 +41,7 @@ def import_contracts_csv(
         name: the file name to use in messages (defaults to the path, or "contracts.csv").
     """
     require(actor, "admin", "import contracts")
-    display, text = read_input(source, name, "contracts.csv")
+    display, text = read_input(source, name, "contracts.csv", unit="row")
     lines = parse_contracts_csv(text, display)
     summary = ImportSummary(file=display, kind="contracts_csv")
     with transaction(engine) as session:

@@ -58,6 +58,8 @@ class TomlWhere:
         line = self.locator.key_line(self.section, self.index, key) if key else None
         if line is None and self.section:
             line = self.locator.section_line(self.section, self.index)
+        elif line is None and key:
+            line = self.locator.header_line(key)
         place = f"{self.file} line {line}" if line else self.file
         name = ".".join(part for part in (self.path, key) if part)
         return BookError(f"{place}: {name}: {message}" if name else f"{place}: {message}")
@@ -166,8 +168,8 @@ class Book:
 # --- decoding ---------------------------------------------------------------------------------------
 
 
-def decode_text(raw: bytes, name: str) -> str:
-    """UTF-8 (a leading byte-order mark is fine) and not empty, or a BookError naming the line."""
+def decode_text(raw: bytes, name: str, unit: str = "line") -> str:
+    """UTF-8 (a leading byte-order mark is fine) and not empty, or a BookError naming the line (or row)."""
     if not raw.strip():
         raise BookError(f"{name}: the file is empty")
     try:
@@ -175,7 +177,7 @@ def decode_text(raw: bytes, name: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise BookError(
-            f"{name} line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+            f"{name} {unit} {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
         ) from None
 
 

@@ -98,6 +98,13 @@ class Locator:
                     return number
         return None
 
+    def header_line(self, name: str) -> int | None:
+        """The first `[name]` or `[[name]]` header (or `[name.sub]`)."""
+        for number, header, _ in self._headers:
+            if header == name or header.startswith(name + "."):
+                return number
+        return None
+
     def key_line(self, section: str | None, index: int, key: str) -> int | None:
         """The line of `key = ...` inside the `index`-th `[[section]]` (or at the top when section is None)."""
         if section is None:
