@@ -1,9 +1,79 @@
-"""Commands for this area (registered on the root `mcc` app)."""
+"""`mcc demo`: seed a realistic demo book on the local vendor sandbox, then run the worker and the app."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.panel import Panel
+
+
+def demo(
+    port: int = typer.Option(8501, help="Port of the web app."),
+    sandbox_port: int = typer.Option(8701, help="First port of the vendor sandbox (one port per vendor)."),
+    directory: Path = typer.Option(
+        Path("data/demo"), "--dir", help="Where the demo database and mcc.toml go."
+    ),
+    serve: bool = typer.Option(
+        True, help="Start the worker and the app after seeding (--no-serve: seed and exit)."
+    ),
+) -> None:
+    """Seed ~40 clients with 12 months of history and planted drift, start the sandbox, worker and app."""
+    from sandbox.demo import DEMO_PASSWORD, DEMO_USERS, prepare, seed
+
+    console = Console()
+    with console.status("starting the vendor sandbox and seeding the demo book…"):
+        config, _world, vendors = prepare(directory, port_base=sandbox_port)
+        seed(config, _world, vendors, report=lambda line: console.print(f"  {line}"))
+    env = {**os.environ, "MCC_CONFIG": str(config.path), "MCC_DEMO": "1"}
+    logins = "\n".join(
+        f"  {user:<9} {DEMO_PASSWORD}   ({', '.join(roles)})" for user, (_name, roles) in DEMO_USERS.items()
+    )
+    if not serve:
+        console.print(f"demo seeded: MCC_CONFIG={config.path}")
+        return
+    children = [
+        subprocess.Popen([sys.executable, "-m", "mcc", "worker"], env=env),
+        subprocess.Popen([sys.executable, "-m", "mcc", "serve", "--port", str(port)], env=env),
+    ]
+    console.print(
+        Panel(
+            f"Open [bold]http://localhost:{port}[/bold]\n\nSign in as:\n{logins}\n\n"
+            f"Vendor sandbox: {', '.join(f'{v.name} {v.fake.url}' for v in vendors)}\n"
+            f"Config: {config.path}   (Ctrl-C stops everything)",
+            title="Morton Command Center demo is running",
+        )
+    )
+    stop = False
+
+    def _stop(*_args: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for vendor in vendors:
+            vendor.fake.stop()
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("demo")(demo)

@@ -1,0 +1,3 @@
+from mcc.cli import main
+
+main()

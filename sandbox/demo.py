@@ -1,0 +1,269 @@
+"""`mcc demo`: a realistic demo book on a local vendor sandbox, 12 months of history, users, and the
+worker and app running against it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+
+from collectors.sync import SyncResult, sync_source
+from mcc.config import Config, env_var, load_config
+from mcc.permissions import Actor
+from sandbox.demo_book import book_toml
+from sandbox.ninjaone import NinjaOneFake
+from sandbox.server import Fake
+from sandbox.world import (
+    World,
+    WorldClient,
+    generate,
+    growth_present,
+    month_start,
+    ninja_devices,
+    ninja_organizations,
+)
+from store.db import make_engine, transaction
+from store.migrate import upgrade
+from store.models import CountKey, DailyCount, Entity, MonthlyCount
+
+DEMO_USERS = {  # username -> (name, roles); passwords are printed when the demo starts
+    "admin": ("Morgan Admin", ("admin",)),
+    "billing": ("Bailey Billing", ("approver", "invoicer")),
+    "approver": ("Avery Approver", ("approver",)),
+    "viewer": ("Vic Viewer", ("viewer",)),
+}
+DEMO_PASSWORD = "morton-demo-2026"
+
+
+@dataclass
+class VendorSandbox:
+    """One vendor fake in the sandbox, and how MCC is configured to read it."""
+
+    name: str
+    kind: str
+    fake: Fake
+    env: dict[str, str]
+    org_id: Callable[[WorldClient], str]
+    extra: dict[str, str] = field(default_factory=dict)  # more mcc.toml keys; "{url}" is the fake's URL
+
+    def toml(self) -> str:
+        lines = [
+            "[[sources]]",
+            f'name = "{self.name}"',
+            f'kind = "{self.kind}"',
+            f'base_url = "{self.fake.url}"',
+        ]
+        lines += [f"{key} = {value.replace('{url}', self.fake.url)}" for key, value in self.extra.items()]
+        return "\n".join(lines)
+
+
+def build_vendors(world: World) -> list[VendorSandbox]:
+    return [
+        VendorSandbox(
+            "ninja",
+            "ninjaone",
+            NinjaOneFake(
+                ninja_organizations(world), ninja_devices(world), "demo-ninja-id", "demo-ninja-secret"
+            ),
+            {"CLIENT_ID": "demo-ninja-id", "CLIENT_SECRET": "demo-ninja-secret"},
+            lambda client: str(client.ninja_org),
+        ),
+    ]
+
+
+def start_vendors(vendors: list[VendorSandbox], port_base: int) -> None:
+    for offset, vendor in enumerate(vendors):
+        vendor.fake.start(port=port_base + offset if port_base else 0)
+
+
+def demo_env(vendors: list[VendorSandbox]) -> dict[str, str]:
+    return {env_var(vendor.name, key): value for vendor in vendors for key, value in vendor.env.items()}
+
+
+def write_demo_config(
+    path: Path, database_url: str, vendors: list[VendorSandbox], accounting: str = ""
+) -> Path:
+    header = [
+        "# The demo: every source reads the local vendor sandbox started by `mcc demo`.",
+        'currency = "USD"',
+        f'database_url = "{database_url}"',
+        "back_bill_months = 12",
+        "",
+    ]
+    body = "\n\n".join(vendor.toml() for vendor in vendors)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "\n".join(header) + body + "\n" + (("\n" + accounting + "\n") if accounting else ""), encoding="utf-8"
+    )
+    return path
+
+
+# --- seeding --------------------------------------------------------------------------------------
+
+
+def _client_by_org(world: World, vendors: list[VendorSandbox]) -> dict[tuple[str, str], WorldClient]:
+    return {(vendor.name, vendor.org_id(client)): client for vendor in vendors for client in world.clients}
+
+
+def _is_growth_key(key: CountKey) -> bool:
+    return key.source == "ninja" and json.loads(key.attrs_json).get("node_class") == "WINDOWS_WORKSTATION"
+
+
+def backfill_history(engine, world: World, vendors: list[VendorSandbox]) -> int:  # type: ignore[no-untyped-def]
+    """Replace each key's rollups with a year of history ending at today's synced count; growth nobody
+    billed is taken out of the past for the clients where it was planted."""
+    clients = _client_by_org(world, vendors)
+    today = world.today
+    first = month_start(today, 12)
+    days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
+    rows = 0
+    with transaction(engine) as session:
+        keys = list(session.scalars(select(CountKey)))
+        today_rows = {
+            row.key_id: row for row in session.scalars(select(DailyCount).where(DailyCount.day == today))
+        }
+        session.execute(delete(MonthlyCount))
+        session.execute(delete(DailyCount))
+        daily: list[dict[str, object]] = []
+        monthly: dict[tuple[int, date], dict[str, object]] = {}
+        for key in keys:
+            now_row = today_rows.get(key.id)
+            if now_row is None:
+                continue
+            client = clients.get((key.source, key.org_external_id))
+            grows = client is not None and _is_growth_key(key)
+            unit_cost = (
+                (now_row.cost_cents // now_row.qty_end) if now_row.cost_cents and now_row.qty_end else None
+            )
+            for day in days:
+                months_back = (today.year * 12 + today.month) - (day.year * 12 + day.month)
+                quantity = now_row.qty_end
+                if grows:
+                    assert client is not None
+                    quantity -= growth_present(client, 0) - growth_present(client, months_back)
+                quantity = max(0, quantity)
+                cost = None if unit_cost is None else unit_cost * quantity
+                daily.append(
+                    {
+                        "key_id": key.id,
+                        "day": day,
+                        "qty_end": quantity,
+                        "qty_peak": quantity,
+                        "cost_cents": cost,
+                    }
+                )
+                month = monthly.get((key.id, day.replace(day=1)))
+                if month is None:
+                    monthly[(key.id, day.replace(day=1))] = {
+                        "key_id": key.id,
+                        "month": day.replace(day=1),
+                        "qty_end": quantity,
+                        "qty_peak": quantity,
+                        "qty_day_sum": quantity,
+                        "days": 1,
+                        "first_day": day,
+                        "last_day": day,
+                        "cost_cents": cost,
+                    }
+                else:
+                    month.update(
+                        qty_end=quantity,
+                        qty_peak=max(int(month["qty_peak"]), quantity),  # type: ignore[call-overload]
+                        qty_day_sum=int(month["qty_day_sum"]) + quantity,
+                        days=int(month["days"]) + 1,  # type: ignore[call-overload]
+                        last_day=day,
+                        cost_cents=cost,
+                    )
+        for start in range(0, len(daily), 20_000):
+            session.execute(insert(DailyCount), daily[start : start + 20_000])
+        session.execute(insert(MonthlyCount), list(monthly.values()))
+        rows = len(daily)
+        _backdate_entities(session, world, clients)
+    return rows
+
+
+def _backdate_entities(session, world: World, clients: dict[tuple[str, str], WorldClient]) -> None:  # type: ignore[no-untyped-def]
+    """Entities get the first-seen date they would have had: grown workstations in the month they appeared."""
+    today = world.today
+    created = {
+        str(device.id): device.created_days_ago for client in world.clients for device in client.devices
+    }
+    grown_rank: dict[str, tuple[WorldClient, int]] = {}
+    for client in world.clients:
+        workstations = sorted(
+            (d for d in client.devices if d.node_class == "WINDOWS_WORKSTATION"), key=lambda d: d.id
+        )
+        total = growth_present(client, 0)
+        for rank, device in enumerate(workstations[len(workstations) - total :] if total else []):
+            grown_rank[str(device.id)] = (client, rank)
+    for entity in session.scalars(select(Entity)):
+        if entity.external_id in grown_rank:
+            client, rank = grown_rank[entity.external_id]
+            months_back = max(m for m in range(0, 13) if growth_present(client, m) > rank)
+            seen = month_start(today, months_back) + timedelta(days=rank % 20)
+        else:
+            seen = today - timedelta(days=min(created.get(entity.external_id, 400), 400))
+        entity.first_seen = datetime.combine(min(seen, today), time(9, 0), UTC)
+
+
+def seed(
+    config: Config, world: World, vendors: list[VendorSandbox], report: Callable[[str], None] = print
+) -> list[SyncResult]:
+    from mcc import users
+    from store.book import import_book
+
+    upgrade(config.database_url)
+    engine = make_engine(config.database_url)
+    actor = Actor.cli("demo")
+    org_ids = {vendor.name: vendor.org_id for vendor in vendors}
+    summary = import_book(
+        engine, config, book_toml(world, org_ids.keys(), org_ids).encode(), actor, name="demo-book.toml"
+    )
+    counts = ", ".join(
+        f"{value} {key.replace('_', ' ')}"
+        for key, value in summary.as_dict().items()
+        if isinstance(value, int) and value
+    )
+    report(f"imported the demo book: {counts}")
+    for username, (name, roles) in DEMO_USERS.items():
+        users.add_user(
+            engine,
+            actor,
+            username,
+            name=name,
+            password=DEMO_PASSWORD,
+            roles=roles,
+            email=f"{username}@example.com",
+        )
+    results: list[SyncResult] = []
+    for vendor in vendors:
+        synced = sync_source(engine, config, vendor.name, trigger="demo")
+        results += synced
+        report(
+            f"synced {vendor.name}: "
+            + ", ".join(f"{r.stream} {'ok' if r.ok else r.error} ({r.records} records)" for r in synced)
+        )
+    rows = backfill_history(engine, world, vendors)
+    report(f"wrote {rows:,} daily counts of history")
+    engine.dispose()
+    return results
+
+
+def prepare(
+    directory: Path, port_base: int = 8701, today: date | None = None
+) -> tuple[Config, World, list[VendorSandbox]]:
+    """Start the sandbox and write a fresh demo database and mcc.toml under `directory`."""
+    world = generate(today or date.today())
+    vendors = build_vendors(world)
+    start_vendors(vendors, port_base)
+    database = directory / "mcc.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    path = write_demo_config(directory / "mcc.toml", f"sqlite:///{database.resolve()}", vendors)
+    os.environ.update(demo_env(vendors))
+    return load_config(path), world, vendors
