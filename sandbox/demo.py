@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.orm import Session
 
 from collectors.sync import SyncResult, sync_source
 from mcc.config import Config, env_var, load_config
@@ -114,7 +116,7 @@ def _is_growth_key(key: CountKey) -> bool:
     return key.source == "ninja" and json.loads(key.attrs_json).get("node_class") == "WINDOWS_WORKSTATION"
 
 
-def backfill_history(engine, world: World, vendors: list[VendorSandbox]) -> int:  # type: ignore[no-untyped-def]
+def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox]) -> int:
     """Replace each key's rollups with a year of history ending at today's synced count; growth nobody
     billed is taken out of the past for the clients where it was planted."""
     clients = _client_by_org(world, vendors)
@@ -130,7 +132,7 @@ def backfill_history(engine, world: World, vendors: list[VendorSandbox]) -> int:
         session.execute(delete(MonthlyCount))
         session.execute(delete(DailyCount))
         daily: list[dict[str, object]] = []
-        monthly: dict[tuple[int, date], dict[str, object]] = {}
+        monthly: dict[tuple[int, date], dict[str, Any]] = {}
         for key in keys:
             now_row = today_rows.get(key.id)
             if now_row is None:
@@ -173,9 +175,9 @@ def backfill_history(engine, world: World, vendors: list[VendorSandbox]) -> int:
                 else:
                     month.update(
                         qty_end=quantity,
-                        qty_peak=max(int(month["qty_peak"]), quantity),  # type: ignore[call-overload]
+                        qty_peak=max(int(month["qty_peak"]), quantity),
                         qty_day_sum=int(month["qty_day_sum"]) + quantity,
-                        days=int(month["days"]) + 1,  # type: ignore[call-overload]
+                        days=int(month["days"]) + 1,
                         last_day=day,
                         cost_cents=cost,
                     )
@@ -187,7 +189,7 @@ def backfill_history(engine, world: World, vendors: list[VendorSandbox]) -> int:
     return rows
 
 
-def _backdate_entities(session, world: World, clients: dict[tuple[str, str], WorldClient]) -> None:  # type: ignore[no-untyped-def]
+def _backdate_entities(session: Session, world: World, clients: dict[tuple[str, str], WorldClient]) -> None:
     """Entities get the first-seen date they would have had: grown workstations in the month they appeared."""
     today = world.today
     created = {
