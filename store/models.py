@@ -302,6 +302,9 @@ class RefreshRequest(Base):
     records: Mapped[int] = mapped_column(default=0)
     message: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(
+        comment="a dead worker's request is taken over after this"
+    )
 
 
 # --- people, decisions, audit -----------------------------------------------------------------

@@ -91,6 +91,12 @@ def upgrade() -> None:
         sa.Column("records", sa.Integer(), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column(
+            "lease_until",
+            store.types.UTCDateTime(timezone=True),
+            nullable=True,
+            comment="a dead worker's request is taken over after this",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_requests")),
     )
     op.create_table(
