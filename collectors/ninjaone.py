@@ -15,7 +15,9 @@ from collectors.records import Entity, Org, Record
 from collectors.registry import register
 from mcc.errors import MalformedPayload
 
-SCOPE = "monitoring management control"
+# Read-only: MCC asks for the `monitoring` scope only, never `management` or `control`.
+# Unverified: that `monitoring` alone covers /v2/organizations and /v2/devices (the spec tags them so).
+SCOPE = "monitoring"
 
 
 def to_org(raw: Any) -> Org:
