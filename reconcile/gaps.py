@@ -1,0 +1,230 @@
+"""A period's gaps: the ledger's rows for the month, with since, back-bill, decisions and totals."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from reconcile.ledger import UNDER_BILLED
+from reconcile.periods import month_index
+from reconcile.schemas import Inputs
+
+GAP_COLUMNS = [
+    "client_id",
+    "client",
+    "product_code",
+    "product",
+    "category",
+    "sources",
+    "billed_qty",
+    "observed_qty",
+    "excluded_qty",
+    "billable_qty",
+    "delta_qty",
+    "unit_price_cents",
+    "monthly_amount_cents",
+    "status",
+    "since",
+    "back_bill_cents",
+    "back_bill_months",
+    "cost_cents",
+    "margin_cents",
+    "negative_margin",
+    "decision",
+    "decision_note",
+    "product_id",
+    "org_external_id",
+    "decision_id",
+]
+BACK_BILL_COLUMNS = ["client_id", "product_id", "month", "months_back", "amount_cents", "back_billable"]
+
+_INDEX = (
+    pl.col("month").dt.year().cast(pl.Int64) * 12 + pl.col("month").dt.month().cast(pl.Int64) - 1
+).alias("idx")
+
+
+def _kind() -> pl.Expr:
+    return (
+        pl.when(pl.col("status").is_in(UNDER_BILLED))
+        .then(pl.lit("under"))
+        .when(pl.col("status") == "over_billed")
+        .then(pl.lit("over"))
+    )
+
+
+def gap_runs(ledger: pl.LazyFrame, period: date) -> pl.LazyFrame:
+    """The months of each current gap's unbroken run up to `period`: client_id, product_id, month, idx,
+    kind, monthly_amount_cents. A run breaks at a month with no gap of the same kind, or no row."""
+    period_idx = month_index(period)
+    rows = ledger.filter(pl.col("month") <= period).with_columns(_INDEX, kind=_kind())
+    current = rows.filter((pl.col("idx") == period_idx) & pl.col("kind").is_not_null()).select(
+        "client_id", "product_id", pl.col("kind").alias("current_kind")
+    )
+    group = ["client_id", "product_id"]
+    runs = (
+        rows.join(current, on=group)
+        .sort(*group, "idx")
+        .with_columns(in_run=(pl.col("kind") == pl.col("current_kind")).fill_null(False))
+        .with_columns(
+            new_run=pl.col("in_run")
+            & (
+                ~pl.col("in_run").shift(1).over(group).fill_null(False)
+                | ((pl.col("idx") - pl.col("idx").shift(1).over(group)) != 1).fill_null(True)
+            )
+        )
+        .with_columns(run=pl.col("new_run").cast(pl.Int64).cum_sum().over(group))
+        .with_columns(current_run=pl.col("run").filter(pl.col("idx") == period_idx).first().over(group))
+    )
+    return runs.filter(pl.col("in_run") & (pl.col("run") == pl.col("current_run"))).select(
+        *group, "month", "idx", "kind", "monthly_amount_cents"
+    )
+
+
+def _decided_months(decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """Months that must not be back-billed again: written off, or already covered by a back-bill."""
+    written_off = decisions.filter(pl.col("action") == "write_off").select(
+        "client_id", "product_id", pl.col("period").alias("month_text")
+    )
+    billed = (
+        decisions.filter(pl.col("action") == "back_bill")
+        .select("client_id", "product_id", pl.col("covered_months").alias("month_text"))
+        .explode("month_text")
+        .drop_nulls("month_text")
+    )
+    return pl.concat([written_off, billed]).unique().with_columns(already=pl.lit(True))
+
+
+def back_bill_detail(runs: pl.LazyFrame, period: date, decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """Each past month of a current under-billed run: its own amount, how many months back, and whether
+    it can still be billed (not written off, not already back-billed)."""
+    period_idx = month_index(period)
+    return (
+        runs.filter((pl.col("kind") == "under") & (pl.col("idx") < period_idx))
+        .with_columns(month_text=pl.col("month").dt.strftime("%Y-%m"), months_back=period_idx - pl.col("idx"))
+        .join(_decided_months(decisions), on=["client_id", "product_id", "month_text"], how="left")
+        .select(
+            "client_id",
+            "product_id",
+            pl.col("month_text").alias("month"),
+            "months_back",
+            pl.col("monthly_amount_cents").alias("amount_cents"),
+            back_billable=~pl.col("already").fill_null(False),
+        )
+    )
+
+
+def latest_decisions(decisions: pl.LazyFrame, period_text: str) -> pl.LazyFrame:
+    return (
+        decisions.filter(pl.col("period") == period_text)
+        .sort("decision_id")
+        .group_by("client_id", "product_id")
+        .agg(
+            pl.col("action").last().alias("decision"),
+            pl.col("note").last().alias("decision_note"),
+            pl.col("decision_id").last(),
+        )
+    )
+
+
+def period_gaps(
+    inputs: Inputs,
+    ledger: pl.LazyFrame,
+    unmapped: pl.LazyFrame,
+    period: date,
+    back_bill_months: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The gaps frame (GAP_COLUMNS) for `period` and the back-bill detail behind it.
+
+    `back_bill_cents` sums the run's past months that can still be billed, at most `back_bill_months`
+    months back; `back_bill_months` lists them ("YYYY-MM", oldest first).
+    """
+    period_text = period.strftime("%Y-%m")
+    group = ["client_id", "product_id"]
+    runs = gap_runs(ledger, period)
+    since = runs.group_by(group).agg(pl.col("month").min().dt.strftime("%Y-%m").alias("since"))
+    detail = back_bill_detail(runs, period, inputs.decisions.lazy())
+    billable = (
+        detail.filter(pl.col("back_billable") & (pl.col("months_back") <= back_bill_months))
+        .sort("month")
+        .group_by(group)
+        .agg(pl.col("amount_cents").sum().alias("back_bill_cents"), pl.col("month").alias("back_bill_months"))
+    )
+    products = inputs.products.lazy().select("product_id", "product_code", "product", "category")
+    mapped = (
+        ledger.filter(pl.col("month") == period)
+        .join(since, on=group, how="left")
+        .join(billable, on=group, how="left")
+        .join(latest_decisions(inputs.decisions.lazy(), period_text), on=group, how="left")
+        .join(inputs.clients.lazy(), on="client_id", how="left")
+        .join(products, on="product_id")
+        .with_columns(
+            back_bill_cents=pl.col("back_bill_cents").fill_null(0),
+            back_bill_months=pl.col("back_bill_months").fill_null([]),
+            org_external_id=pl.lit(None, dtype=pl.String),
+        )
+    )
+    orphans = (
+        unmapped.filter(pl.col("month") == period)
+        .join(inputs.source_orgs.lazy(), on=["source", "org_external_id"], how="left")
+        .join(products, on="product_id")
+        .select(
+            pl.lit(None, dtype=pl.Int64).alias("client_id"),
+            pl.coalesce("org_name", "org_external_id").alias("client"),
+            "product_code",
+            "product",
+            "category",
+            pl.col("source").alias("sources"),
+            pl.lit(0, dtype=pl.Int64).alias("billed_qty"),
+            "observed_qty",
+            pl.lit(0, dtype=pl.Int64).alias("excluded_qty"),
+            pl.col("observed_qty").alias("billable_qty"),
+            pl.col("observed_qty").alias("delta_qty"),
+            "unit_price_cents",
+            "monthly_amount_cents",
+            pl.lit("unmapped").alias("status"),
+            pl.lit(None, dtype=pl.String).alias("since"),
+            pl.lit(0, dtype=pl.Int64).alias("back_bill_cents"),
+            pl.lit([], dtype=pl.List(pl.String)).alias("back_bill_months"),
+            "cost_cents",
+            pl.lit(None, dtype=pl.Int64).alias("margin_cents"),
+            pl.lit(False).alias("negative_margin"),
+            pl.lit(None, dtype=pl.String).alias("decision"),
+            pl.lit(None, dtype=pl.String).alias("decision_note"),
+            "product_id",
+            "org_external_id",
+            pl.lit(None, dtype=pl.Int64).alias("decision_id"),
+        )
+    )
+    gaps = (
+        pl.concat([mapped.select(GAP_COLUMNS), orphans], how="vertical_relaxed")
+        .sort("client", "product_code", "org_external_id", nulls_last=True)
+        .collect()
+    )
+    return gaps, detail.sort(*group, "month").collect()
+
+
+def totals(gaps: pl.DataFrame) -> dict[str, int]:
+    """Sums over the gap lines (money in cents); the JSON edge turns *_cents into decimal strings."""
+    under = gaps.filter(pl.col("status").is_in(UNDER_BILLED))
+    over = gaps.filter(pl.col("status") == "over_billed")
+    unmapped = gaps.filter(pl.col("status") == "unmapped")
+    monthly = int(under["monthly_amount_cents"].sum())
+    open_gaps = gaps.filter(
+        pl.col("decision").is_null() & pl.col("status").is_in([*UNDER_BILLED, "over_billed", "unmapped"])
+    )
+    result: dict[str, int] = {
+        "gaps": gaps.height,
+        "open_gaps": open_gaps.height,
+        "leakage_monthly_cents": monthly,
+        "leakage_annual_cents": monthly * 12,
+        "over_billed_monthly_cents": -int(over["monthly_amount_cents"].sum()),
+        "back_bill_cents": int(gaps["back_bill_cents"].sum()),
+        "unmapped_monthly_cents": int(unmapped["monthly_amount_cents"].sum()),
+        "cost_cents": int(gaps["cost_cents"].sum()),
+        "margin_cents": int(gaps["margin_cents"].sum()),
+        "negative_margin_lines": int(gaps["negative_margin"].sum()),
+    }
+    for status in ("under_billed", "over_billed", "match", "within_tolerance", "no_contract", "unmapped"):
+        result[status] = int((gaps["status"] == status).sum())
+    return result

@@ -1,0 +1,42 @@
+"""What recovering part of the gaps would bring: one-time back-bill and the higher recurring baseline."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reconcile.ledger import UNDER_BILLED
+from reconcile.rounding import div_round
+
+WHAT_IF_COLUMNS = ["client_id", "client", "one_time_cents", "monthly_cents", "annual_cents"]
+
+
+def what_if(
+    gaps: pl.DataFrame, back_bill: pl.DataFrame, recovery_pct: int, lookback_months: int
+) -> pl.DataFrame:
+    """Per client: `recovery_pct` % of each under-billed line's monthly amount (rounded once per line),
+    and of its billable past months up to `lookback_months` back; annual is twelve months."""
+    if not 0 <= recovery_pct <= 100:
+        raise ValueError(f"recovery must be between 0 and 100 %, got {recovery_pct}")
+    if lookback_months < 0:
+        raise ValueError(f"look-back must be 0 months or more, got {lookback_months}")
+    lines = gaps.lazy().filter(pl.col("status").is_in(UNDER_BILLED) & pl.col("client_id").is_not_null())
+    past = (
+        back_bill.lazy()
+        .filter(pl.col("back_billable") & (pl.col("months_back") <= lookback_months))
+        .group_by("client_id", "product_id")
+        .agg(pl.col("amount_cents").sum().alias("_past"))
+    )
+    pct = pl.lit(recovery_pct, dtype=pl.Int64)
+    return (
+        lines.join(past, on=["client_id", "product_id"], how="left")
+        .with_columns(
+            one_time_cents=div_round(pl.col("_past").fill_null(0) * pct, 100),
+            monthly_cents=div_round(pl.col("monthly_amount_cents") * pct, 100),
+        )
+        .group_by("client_id", "client")
+        .agg(pl.col("one_time_cents").sum(), pl.col("monthly_cents").sum())
+        .with_columns(annual_cents=pl.col("monthly_cents") * 12)
+        .select(WHAT_IF_COLUMNS)
+        .sort("client")
+        .collect()
+    )

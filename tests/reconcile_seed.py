@@ -1,0 +1,209 @@
+"""Small books for reconciliation tests: literal frames for the pure engine, ORM rows for the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import polars as pl
+
+from reconcile import schemas as s
+from reconcile.periods import month_end, parse_period
+from reconcile.schemas import Inputs
+
+
+def _values(where: dict[str, Any]) -> list[tuple[str, str]]:
+    pairs = []
+    for attr, allowed in where.items():
+        for value in allowed if isinstance(allowed, list | tuple) else [allowed]:
+            pairs.append((attr, str(value).lower() if isinstance(value, bool) else str(value)))
+    return pairs
+
+
+class PureBook:
+    """Builds reconcile.schemas.Inputs row by row; ids are handed out in order from 1."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in s.Inputs.__dataclass_fields__}
+        self._keys: dict[tuple[str, str, str, str], int] = {}
+        self._clients: dict[str, int] = {}
+        self._products: dict[str, int] = {}
+
+    def _next(self, table: str) -> int:
+        return len(self.rows[table]) + 1
+
+    def product(
+        self,
+        code: str,
+        price_cents: int,
+        *,
+        policy: str = "end",
+        tolerance_units: int = 0,
+        tolerance_bp: int | None = None,
+        prorate: bool = False,
+        category: str = "rmm",
+        unit_cost_cents: int | None = None,
+    ) -> int:
+        pid = self._next("products")
+        self.rows["products"].append(
+            (
+                pid,
+                code,
+                f"{code} product",
+                category,
+                price_cents,
+                unit_cost_cents,
+                policy,
+                tolerance_units,
+                tolerance_bp,
+                prorate,
+            )
+        )
+        self._products[code] = pid
+        return pid
+
+    def mapping(self, product: str, source: str, metric: str, **where: Any) -> int:
+        mid = self._next("mappings")
+        self.rows["mappings"].append((mid, self._products[product], source, metric))
+        self.rows["mapping_filters"].extend((mid, a, v) for a, v in _values(where))
+        return mid
+
+    def client(self, name: str, **orgs: str) -> int:
+        cid = self._next("clients")
+        self.rows["clients"].append((cid, name))
+        self._clients[name] = cid
+        for source, external_id in orgs.items():
+            self.rows["orgs"].append((cid, source, external_id))
+        return cid
+
+    def source_org(self, source: str, external_id: str, name: str) -> None:
+        self.rows["source_orgs"].append((source, external_id, name))
+
+    def contract(
+        self,
+        client: str,
+        product: str,
+        quantity: int,
+        start: date,
+        end: date | None = None,
+        price_cents: int | None = None,
+    ) -> None:
+        self.rows["contracts"].append(
+            (self._clients[client], self._products[product], quantity, price_cents, start, end)
+        )
+
+    def key(self, source: str, org: str, metric: str, **attrs: Any) -> int:
+        canonical = json.dumps({k: str(v) for k, v in attrs.items()}, sort_keys=True)
+        ident = (source, org, metric, canonical)
+        if ident not in self._keys:
+            kid = len(self._keys) + 1
+            self._keys[ident] = kid
+            self.rows["keys"].append((kid, source, org, metric))
+            self.rows["key_attrs"].extend((kid, a, v) for a, v in _values(attrs))
+        return self._keys[ident]
+
+    def count(
+        self,
+        source: str,
+        org: str,
+        metric: str,
+        period: str,
+        qty: int,
+        *,
+        peak: int | None = None,
+        day_sum: int | None = None,
+        days: int | None = None,
+        cost_cents: int | None = None,
+        **attrs: Any,
+    ) -> int:
+        kid = self.key(source, org, metric, **attrs)
+        first = parse_period(period)
+        last = month_end(first)
+        days = days if days is not None else last.day
+        day_sum = day_sum if day_sum is not None else qty * days
+        self.rows["monthly"].append(
+            (kid, first, qty, qty if peak is None else peak, day_sum, days, last, cost_cents)
+        )
+        return kid
+
+    def months(self, source: str, org: str, metric: str, quantities: dict[str, int], **attrs: Any) -> None:
+        for period, qty in quantities.items():
+            self.count(source, org, metric, period, qty, **attrs)
+
+    def exclusion(self, client: str, source: str, *, entity: str | None = None, **where: Any) -> int:
+        eid = self._next("exclusions")
+        self.rows["exclusions"].append((eid, self._clients[client], source, entity, "not billed"))
+        self.rows["exclusion_filters"].extend((eid, a, v) for a, v in _values(where))
+        return eid
+
+    def entity(
+        self,
+        source: str,
+        org: str,
+        metric: str,
+        external_id: str,
+        *,
+        key_attrs: dict[str, Any] | None = None,
+        first_seen: date = date(2020, 1, 1),
+        last_seen: date = date(2099, 1, 1),
+        **attrs: Any,
+    ) -> int:
+        kid = self.key(source, org, metric, **(key_attrs or {}))
+        eid = self._next("entities")
+        self.rows["entities"].append(
+            (eid, source, metric, external_id, org, kid, external_id, first_seen, last_seen)
+        )
+        self.rows["entity_attrs"].extend((eid, a, v) for a, v in _values({**(key_attrs or {}), **attrs}))
+        return eid
+
+    def decision(
+        self,
+        client: str,
+        product: str,
+        period: str,
+        action: str,
+        *,
+        covered: list[str] | None = None,
+        note: str = "",
+    ) -> None:
+        did = self._next("decisions")
+        self.rows["decisions"].append(
+            (
+                did,
+                self._clients[client],
+                self._products[product],
+                period,
+                action,
+                note,
+                "tester",
+                covered or [],
+            )
+        )
+
+    def inputs(self) -> Inputs:
+        schemas = {
+            "keys": s.KEYS,
+            "key_attrs": s.KEY_ATTRS,
+            "monthly": s.MONTHLY,
+            "clients": s.CLIENTS,
+            "orgs": s.ORGS,
+            "source_orgs": s.SOURCE_ORGS,
+            "products": s.PRODUCTS,
+            "mappings": s.MAPPINGS,
+            "mapping_filters": s.FILTERS,
+            "contracts": s.CONTRACTS,
+            "exclusions": s.EXCLUSIONS,
+            "exclusion_filters": s.FILTERS,
+            "entities": s.ENTITIES,
+            "entity_attrs": s.ENTITY_ATTRS,
+            "decisions": s.DECISIONS,
+        }
+        return Inputs(**{name: s.frame(self.rows[name], schema) for name, schema in schemas.items()})
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+__all__ = ["PureBook", "at", "pl"]
