@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mcc.config import Config
@@ -220,11 +220,12 @@ def _apply_products(
         wanted.setdefault(mapping.product, []).append(
             (mapping.source, mapping.metric, canonical_filter(mapping.filter))
         )
+    current: dict[int, list[Mapping]] = defaultdict(list)
+    for row in session.scalars(select(Mapping).order_by(Mapping.id)):
+        current[row.product_id].append(row)
     for code, lines in wanted.items():
         product = products[code]
-        existing = list(
-            session.scalars(select(Mapping).where(Mapping.product_id == product.id).order_by(Mapping.id))
-        )
+        existing = current[product.id]
         if [(m.source, m.metric, canonical_filter(m.where)) for m in existing] == lines:
             continue
         for mapping_row in existing:
@@ -297,22 +298,20 @@ def _apply_contracts(
         client = lookup(clients, line.client, line.where, "client", "client")
         product = lookup(products, line.product, line.where, "product", "product")
         wanted[(client.id, product.id)].append(line)
-    for (client_id, product_id), lines in wanted.items():
-        existing = session.scalars(
-            select(Contract).where(Contract.client_id == client_id, Contract.product_id == product_id)
-        )
+    current: dict[tuple[int, int], list[Contract]] = defaultdict(list)
+    for row in session.scalars(select(Contract).order_by(Contract.id)):
+        current[(row.client_id, row.product_id)].append(row)
+    for pair, lines in wanted.items():
+        client_id, product_id = pair
+        book_keys = {(c.start, c.end, c.quantity, c.unit_price_cents) for c in lines}
         keep: set[tuple[Any, ...]] = set()
-        for row in existing:
+        for row in current[pair]:
             key = (row.start, row.end, row.quantity, row.unit_price_cents)
-            if (
-                any(key == (c.start, c.end, c.quantity, c.unit_price_cents) for c in lines)
-                and key not in keep
-            ):
+            if key in book_keys and key not in keep:
                 keep.add(key)
             else:
                 session.delete(row)
                 summary.contracts_removed += 1
-        session.flush()
         for line in lines:
             if (line.start, line.end, line.quantity, line.unit_price_cents) not in keep:
                 session.add(
@@ -378,13 +377,15 @@ def _apply_blocks(session: Session, book: Book, clients: dict[str, Client], summ
     wanted: dict[int, list[BlockLine]] = defaultdict(list)
     for line in book.blocks:
         wanted[lookup(clients, line.client, line.where, "client", "client").id].append(line)
+    current: dict[int, list[HourBlock]] = defaultdict(list)
+    for row in session.scalars(select(HourBlock).order_by(HourBlock.id)):
+        current[row.client_id].append(row)
     for client_id, lines in wanted.items():
-        rows = list(
-            session.scalars(select(HourBlock).where(HourBlock.client_id == client_id).order_by(HourBlock.id))
-        )
+        rows = current[client_id]
         if Counter(map(_block_key, lines)) == Counter(map(_block_key, rows)):
             continue
-        session.execute(delete(HourBlock).where(HourBlock.client_id == client_id))
+        for row in rows:
+            session.delete(row)
         summary.blocks_removed += len(rows)
         for line in lines:
             session.add(

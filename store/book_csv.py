@@ -126,12 +126,11 @@ def _apply(session: Session, lines: list[ContractLine], actor: Actor, summary: I
         client = lookup(clients, line.client, line.where, "client", "client")
         product = lookup(products, line.product, line.where, "product", "product")
         by_pair[(client.id, product.id)].append(line)
+    current: dict[tuple[int, int], list[Contract]] = defaultdict(list)
+    for contract in session.scalars(select(Contract).order_by(Contract.id)):
+        current[(contract.client_id, contract.product_id)].append(contract)
     for (client_id, product_id), pair_lines in by_pair.items():
-        existing = list(
-            session.scalars(
-                select(Contract).where(Contract.client_id == client_id, Contract.product_id == product_id)
-            )
-        )
+        existing = current[(client_id, product_id)]
         for line in sorted(pair_lines, key=lambda line: line.start):
             if any(_same(row, line) for row in existing):
                 continue
