@@ -13,7 +13,8 @@ import bcrypt
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from mcc.errors import MccError
+from mcc.config import Environment
+from mcc.errors import ConfigError, MccError
 from mcc.permissions import ROLES, Actor, require
 from store.audit import record_event
 from store.db import reading, transaction
@@ -26,6 +27,8 @@ BCRYPT_ROUNDS = 12  # ~0.3 s per check on a 2-core box: the per-attempt delay an
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit; bcrypt 5 raises beyond it
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,99}$")
+MIN_COOKIE_KEY_BYTES = 32
+COOKIE_KEY_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
 
 class UserError(MccError):
@@ -263,7 +266,8 @@ def credentials(engine: Engine) -> dict[str, dict[str, object]]:
 
 
 def ensure_may_sign_in(engine: Engine, username: str, now: datetime | None = None) -> None:
-    """Refuse before the password is even checked when the account is locked or disabled."""
+    """Refuse before the password is even checked when the account is locked. (Disabled users are
+    left out of the credentials, so they fail like a wrong password without saying the name exists.)"""
     info = get_user(engine, username)
     if info is None:
         return  # unknown names fail like wrong passwords, without saying which
@@ -275,8 +279,6 @@ def ensure_may_sign_in(engine: Engine, username: str, now: datetime | None = Non
             f"too many failed sign-ins: this account is locked for about {minutes} more minute(s); "
             "an admin can unlock it"
         )
-    if info.disabled:
-        raise AccountLocked("this account is disabled; ask an admin")
 
 
 def record_sign_in(
@@ -331,3 +333,23 @@ def verify_password(engine: Engine, username: str, password: str) -> bool:
         password_matches(password, _dummy_hash(BCRYPT_ROUNDS))
         return False
     return password_matches(password, password_hash)
+
+
+def cookie_key_from_environment() -> str | None:
+    """MCC_COOKIE_KEY, which signs the sign-in cookie: None when unset, an error when too weak."""
+    configured = Environment().cookie_key
+    value = configured.get_secret_value() if configured is not None else ""
+    if not value:
+        return None
+    if len(value.encode()) < MIN_COOKIE_KEY_BYTES or len(set(value)) < 8:
+        raise ConfigError(
+            f"MCC_COOKIE_KEY must be at least {MIN_COOKIE_KEY_BYTES} random bytes; generate one with `{COOKIE_KEY_HINT}`"
+        )
+    return value
+
+
+def missing_cookie_key() -> ConfigError:
+    return ConfigError(
+        "MCC_COOKIE_KEY is not set: the app signs its sign-in cookies with it. Set it to at least "
+        f"{MIN_COOKIE_KEY_BYTES} random bytes, e.g. `export MCC_COOKIE_KEY=$({COOKIE_KEY_HINT})`"
+    )

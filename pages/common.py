@@ -1,0 +1,212 @@
+"""What every page shares: the context, the data version that keys every cache, money and date
+formatting, the period picker, headers, empty states, and running a service call with its error shown."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import streamlit as st
+from sqlalchemy import func, select
+
+from mcc.context import Context, open_context
+from mcc.errors import MccError
+from mcc.money import fmt
+from mcc.permissions import Actor
+from store.db import reading
+from store.models import AuditEvent, Decision, SyncRun
+
+if TYPE_CHECKING:
+    from pages.auth import SignedIn
+
+T = TypeVar("T")
+
+CATEGORY_COLORS = {
+    "devices": "#2563eb",
+    "seats": "#7c3aed",
+    "security": "#dc2626",
+    "backup": "#0891b2",
+    "subscriptions": "#ea580c",
+    "time": "#16a34a",
+    "other": "#64748b",
+}
+STATUS_LABELS = {
+    "under_billed": "Under-billed",
+    "over_billed": "Over-billed",
+    "match": "Match",
+    "within_tolerance": "Within tolerance",
+    "no_contract": "No contract",
+    "unmapped": "Unmapped",
+}
+PLOTLY_LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "font": {"family": "Inter, Segoe UI, sans-serif", "size": 13, "color": "#1e293b"},
+    "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "title": None},
+    "hoverlabel": {"font_size": 13},
+}
+
+CSS = """
+<style>
+:root { --mcc-accent: #2563eb; }
+.block-container { padding-top: 2.2rem; max-width: 1500px; }
+.mcc-brand { font-size: 1.6rem; font-weight: 700; margin-top: 3rem; }
+.mcc-logo { color: var(--mcc-accent); }
+.mcc-muted { color: #64748b; font-size: 0.92rem; }
+.mcc-user { line-height: 1.35; margin-bottom: 0.3rem; }
+.mcc-subtitle { color: #64748b; margin-top: -0.6rem; margin-bottom: 1rem; }
+div[data-testid="stMetric"] { background: #f8fafc; border: 1px solid #e2e8f0; border-radius: 10px;
+  padding: 0.8rem 1rem; }
+div[data-testid="stMetricValue"] { font-weight: 650; }
+.mcc-empty { border: 1px dashed #cbd5e1; border-radius: 10px; padding: 1.6rem; text-align: center;
+  color: #475569; background: #f8fafc; }
+.mcc-empty b { display: block; font-size: 1.05rem; color: #1e293b; margin-bottom: 0.3rem; }
+.mcc-pill { display: inline-block; padding: 0.1rem 0.55rem; border-radius: 999px; font-size: 0.8rem;
+  font-weight: 600; }
+.mcc-ok { background: #dcfce7; color: #166534; } .mcc-warn { background: #fef3c7; color: #92400e; }
+.mcc-bad { background: #fee2e2; color: #991b1b; } .mcc-info { background: #e0e7ff; color: #3730a3; }
+</style>
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def context() -> Context:
+    """One context (config + engines) per server process."""
+    return open_context()
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """Changes whenever a sync, a decision or any audited change lands; every cached query is keyed on it."""
+
+    sync: int
+    decision: int
+    audit: int
+
+
+def data_version(ctx: Context) -> DataVersion:
+    with reading(ctx.reader) as session:
+        row = session.execute(
+            select(
+                select(func.max(SyncRun.id)).scalar_subquery(),
+                select(func.max(Decision.id)).scalar_subquery(),
+                select(func.max(AuditEvent.id)).scalar_subquery(),
+            )
+        ).one()
+    return DataVersion(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
+
+def version() -> DataVersion:
+    """This run's data version (read once per run)."""
+    return data_version(context())
+
+
+def money(cents: int | None) -> str:
+    return fmt(cents, context().config.currency)
+
+
+def compact_money(cents: int | None) -> str:
+    """$1.2k / $3.4M for chart labels and tiles."""
+    if cents is None:
+        return "—"
+    value = cents / 100  # display only
+    for threshold, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= threshold:
+            return f"{'-' if value < 0 else ''}${abs(value) / threshold:,.1f}{suffix}"
+    return money(cents)
+
+
+def header(title: str, subtitle: str | None = None) -> None:
+    st.markdown(CSS, unsafe_allow_html=True)
+    st.title(title, anchor=False)
+    if subtitle:
+        st.markdown(f"<div class='mcc-subtitle'>{html.escape(subtitle)}</div>", unsafe_allow_html=True)
+
+
+def empty_state(title: str, body: str) -> None:
+    st.markdown(
+        f"<div class='mcc-empty'><b>{html.escape(title)}</b>{html.escape(body)}</div>", unsafe_allow_html=True
+    )
+
+
+def pill(text: str, kind: str = "info") -> str:
+    return f"<span class='mcc-pill mcc-{kind}'>{html.escape(text)}</span>"
+
+
+def recent_periods(count: int = 13, today: date | None = None) -> list[str]:
+    today = today or datetime.now(UTC).date()
+    year, month = today.year, today.month
+    periods = []
+    for _ in range(count):
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return periods
+
+
+def period_picker() -> str:
+    """The billing period every page works on, chosen once in the sidebar and kept across pages."""
+    periods = recent_periods()
+    if st.session_state.get("period") not in periods:
+        st.session_state["period"] = periods[0]
+    return str(
+        st.sidebar.selectbox(
+            "Billing period",
+            periods,
+            key="period",
+            help="The calendar month being reconciled; the current month shows counts so far.",
+        )
+    )
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def attempt(action: Callable[[], T], success: str | None = None) -> T | None:
+    """Run a service call; an MccError (bad input, missing role, vendor refusal) is shown, not raised."""
+    try:
+        result = action()
+    except MccError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    if success:
+        st.session_state["flash"] = success
+    return result
+
+
+def flash() -> None:
+    """Show (once) the confirmation left by the last action before its rerun."""
+    message = st.session_state.pop("flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+def require_user() -> SignedIn:
+    """Every page starts here: who is signed in (roles from the database), or stop. app.py's gate has
+    already asked for a password; this makes a page file safe even if it were run on its own."""
+    from pages.auth import current_user
+
+    user = current_user(context())
+    if user is None:
+        st.warning("Please sign in.", icon=":material/lock:")
+        st.stop()
+    assert user is not None
+    return user
+
+
+def actor() -> Actor:
+    """The actor a write handler passes to a service, read afresh from the database at click time;
+    the service re-checks the role itself."""
+    return require_user().actor
