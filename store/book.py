@@ -74,11 +74,11 @@ class ImportSummary:
 
     def describe(self) -> str:
         """One line for people: `book.toml: 2 products added, 1 client updated, ...`."""
-        parts = [
-            f"{value} {name.replace('_', ' ')}"
-            for name, value in self.as_dict().items()
-            if name not in ("file", "kind") and value
-        ]
+        parts = []
+        for name, value in self.as_dict().items():
+            if name not in ("file", "kind") and value:
+                noun, verb = name.split("_")
+                parts.append(f"{value} {noun.removesuffix('s') if value == 1 else noun} {verb}")
         return f"{self.file}: " + (", ".join(parts) if parts else "no changes")
 
 
