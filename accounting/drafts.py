@@ -1,0 +1,261 @@
+"""What goes on a client's draft invoice for a period, read from the store: recurring lines at the
+contracted (after a bump: corrected) quantity, one-time back-bill lines from approved back-bill
+decisions, and approved, uninvoiced, billable time. Amounts are exact cents, rounded once per line."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mcc.errors import MccError
+from mcc.money import round_cents, to_str
+from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Product, TimeEntry
+
+TIME_CATEGORIES = ("time", "labor", "labour")
+TIME_CODES = ("TIME", "LABOR", "LABOUR")
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    kind: str
+    item_code: str
+    description: str
+    quantity: Decimal
+    unit_price_cents: int
+    amount_cents: int
+    product_id: int | None = None
+    decision_id: int | None = None
+    time_entry_id: int | None = None
+    note: str | None = None
+
+    def as_model(self, position: int) -> InvoiceLine:
+        return InvoiceLine(
+            position=position,
+            kind=self.kind,
+            item_code=self.item_code,
+            description=self.description,
+            quantity=self.quantity,
+            unit_price_cents=self.unit_price_cents,
+            amount_cents=self.amount_cents,
+            product_id=self.product_id,
+            decision_id=self.decision_id,
+            time_entry_id=self.time_entry_id,
+            note=self.note,
+        )
+
+
+@dataclass
+class DraftPlan:
+    lines: list[PlannedLine] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines)
+
+
+def parse_period(period: str) -> tuple[date, date]:
+    """'2026-03' -> (2026-03-01, 2026-03-31)."""
+    try:
+        year, month = (int(part) for part in period.split("-"))
+        first = date(year, month, 1)
+    except (ValueError, TypeError):
+        raise MccError(f"period must look like YYYY-MM (e.g. 2026-03), got {period!r}") from None
+    if len(period) != 7:
+        raise MccError(f"period must look like YYYY-MM (e.g. 2026-03), got {period!r}")
+    return first, date(year, month, calendar.monthrange(year, month)[1])
+
+
+def shift_month(period: str, months: int) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_label(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return f"{calendar.month_abbr[month]} {year}"
+
+
+def back_bill_months(gap: dict[str, Any], period: str) -> list[str]:
+    """The months a back-bill covers: a list in the gap, or a count of months before the period."""
+    value = gap.get("back_bill_months")
+    if isinstance(value, list) and value:
+        return sorted(str(month)[:7] for month in value)
+    if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0:
+        # The recurring line already bills this period at the corrected quantity, so a count covers
+        # the months before it.
+        count = int(value)
+        return [shift_month(period, -offset) for offset in range(count, 0, -1)]
+    since = gap.get("since")
+    if isinstance(since, str) and len(since) >= 7 and since[:7] < period:
+        months = []
+        month = since[:7]
+        while month < period:
+            months.append(month)
+            month = shift_month(month, 1)
+        return months
+    return []
+
+
+def months_text(months: list[str]) -> str:
+    if not months:
+        return "earlier months"
+    if len(months) == 1:
+        return month_label(months[0])
+    contiguous = all(shift_month(a, 1) == b for a, b in zip(months, months[1:], strict=False))
+    if contiguous:
+        return f"{month_label(months[0])} – {month_label(months[-1])} ({len(months)} months)"
+    return ", ".join(month_label(m) for m in months)
+
+
+def time_product(session: Session) -> Product | None:
+    products = session.scalars(select(Product).order_by(Product.id)).all()
+    for product in products:
+        if (product.category or "").lower() in TIME_CATEGORIES:
+            return product
+    for product in products:
+        if product.code.upper() in TIME_CODES:
+            return product
+    return None
+
+
+def plan_draft(session: Session, client: Client, period: str, *, draft_id: int | None = None) -> DraftPlan:
+    _, last = parse_period(period)
+    plan = DraftPlan()
+    if not (client.accounting_id or "").strip():
+        plan.blocked.append(
+            f"client {client.name!r} has no accounting_id: set it in the book (the customer id in the "
+            "accounting system) to invoice this client"
+        )
+    products = {p.id: p for p in session.scalars(select(Product))}
+
+    # Recurring: the contract line in force on the last day of the period, per product.
+    in_force: dict[int, Contract] = {}
+    contracts = session.scalars(
+        select(Contract)
+        .where(Contract.client_id == client.id, Contract.start <= last)
+        .order_by(Contract.product_id, Contract.start, Contract.id)
+    )
+    for contract in contracts:
+        if contract.end is None or contract.end >= last:
+            in_force[contract.product_id] = contract
+    decisions = session.scalars(
+        select(Decision)
+        .where(Decision.client_id == client.id, Decision.period == period)
+        .order_by(Decision.id)
+    ).all()
+    latest: dict[int | None, Decision] = {}
+    for decision in decisions:
+        latest[decision.product_id] = decision  # append-only: the newest decision on a gap wins
+    for product_id, contract in sorted(in_force.items(), key=lambda item: products[item[0]].code):
+        product = products[product_id]
+        if contract.quantity <= 0:
+            continue
+        price = (
+            contract.unit_price_cents if contract.unit_price_cents is not None else product.unit_price_cents
+        )
+        bump = latest.get(product_id)
+        note = None
+        if bump is not None and bump.action == "bump":
+            note = f"quantity corrected to {contract.quantity} ({bump.author})" + (
+                f": {bump.note}" if bump.note else ""
+            )
+        plan.lines.append(
+            PlannedLine(
+                kind="recurring",
+                item_code=product.code,
+                description=f"{product.name}, {month_label(period)}: {contract.quantity} × {to_str(price)}",
+                quantity=Decimal(contract.quantity),
+                unit_price_cents=price,
+                amount_cents=contract.quantity * price,
+                product_id=product_id,
+                decision_id=bump.id if bump is not None and bump.action == "bump" else None,
+                note=note,
+            )
+        )
+
+    # One-time back-bills: the newest decision on the gap must still be "back_bill".
+    for product_id, decision in sorted(latest.items(), key=lambda item: item[1].id):
+        if decision.action != "back_bill" or product_id is None:
+            continue
+        amount = decision.back_bill_cents
+        if amount is None and decision.gap.get("back_bill_cents") is not None:
+            amount = int(decision.gap["back_bill_cents"])
+        if not amount:
+            continue
+        product = products[product_id]
+        months = back_bill_months(decision.gap, period)
+        delta = decision.quantity if decision.quantity is not None else decision.gap.get("delta_qty")
+        units = f"{delta} more than contracted, " if delta else ""
+        plan.lines.append(
+            PlannedLine(
+                kind="back_bill",
+                item_code=product.code,
+                description=f"Back-bill {product.name}: {units}{months_text(months)}",
+                quantity=Decimal(1),
+                unit_price_cents=amount,
+                amount_cents=amount,
+                product_id=product_id,
+                decision_id=decision.id,
+                note=decision.note or None,
+            )
+        )
+
+    # Time: approved, billable, not written off, not invoiced, not on another open invoice.
+    taken = (
+        select(InvoiceLine.time_entry_id)
+        .join(Invoice)
+        .where(InvoiceLine.time_entry_id.is_not(None), Invoice.status != "void")
+    )
+    if draft_id is not None:
+        taken = taken.where(Invoice.id != draft_id)
+    entries = session.scalars(
+        select(TimeEntry)
+        .where(
+            TimeEntry.client_id == client.id,
+            TimeEntry.billable.is_(True),
+            TimeEntry.approved_at.is_not(None),
+            TimeEntry.written_off_at.is_(None),
+            TimeEntry.invoice_id.is_(None),
+            TimeEntry.vendor_invoiced.is_(False),
+            TimeEntry.day <= last,
+            TimeEntry.id.not_in(taken),
+        )
+        .order_by(TimeEntry.day, TimeEntry.person, TimeEntry.id)
+    ).all()
+    if entries:
+        labour = time_product(session)
+        if labour is None:
+            plan.blocked.append(
+                'no product for billable time: add a product with category = "time" (its code is the '
+                "accounting item for labour) to invoice time entries"
+            )
+        for entry in entries:
+            rate = (
+                entry.rate_cents
+                if entry.rate_cents is not None
+                else (labour.unit_price_cents if labour else 0)
+            )
+            description = f"{entry.day.isoformat()} · {entry.person} · {entry.hours} h @ {to_str(rate)}"
+            if entry.note:
+                description += f" — {entry.note}"
+            plan.lines.append(
+                PlannedLine(
+                    kind="time",
+                    item_code=labour.code if labour else "",
+                    description=description,
+                    quantity=entry.hours,
+                    unit_price_cents=rate,
+                    amount_cents=round_cents(entry.hours * rate),
+                    product_id=labour.id if labour else None,
+                    time_entry_id=entry.id,
+                )
+            )
+    return plan

@@ -1,0 +1,422 @@
+"""Invoice service functions used by the CLI and the pages: build drafts, edit and approve them (audited,
+role-checked here), push approved ones through the outbox, list them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import selectinload
+
+from accounting.base import Writer
+from accounting.drafts import PlannedLine, parse_period, plan_draft
+from accounting.outbox import PUSHABLE, PushResult, push_one
+from accounting.registry import company_of, writer_for
+from mcc.config import Config
+from mcc.errors import MccError, PermissionDenied
+from mcc.money import round_cents
+from mcc.permissions import Actor, require
+from store.audit import record_event
+from store.db import reading, transaction
+from store.models import Client, Invoice, InvoiceLine, OutboxEntry
+from store.types import utcnow
+
+__all__ = [
+    "PushResult",
+    "approve",
+    "build_drafts",
+    "edit_line",
+    "get_invoice",
+    "list_invoices",
+    "push",
+    "writer_for",
+]
+
+FROZEN = ("approved", "pushing", "pushed", "failed")  # never rebuilt
+
+
+def _line_signature(line: InvoiceLine | PlannedLine) -> tuple[Any, ...]:
+    return (
+        line.kind,
+        line.item_code,
+        line.description,
+        Decimal(line.quantity),
+        line.unit_price_cents,
+        line.amount_cents,
+        line.product_id,
+        line.decision_id,
+        line.time_entry_id,
+        line.note,
+    )
+
+
+def _lines_payload(lines: Iterable[InvoiceLine | PlannedLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": line.kind,
+            "item": line.item_code,
+            "quantity": str(line.quantity),
+            "unit_price_cents": line.unit_price_cents,
+            "amount_cents": line.amount_cents,
+        }
+        for line in lines
+    ]
+
+
+def build_drafts(
+    engine: Engine, config: Config, actor: Actor, period: str, client_id: int | None = None
+) -> list[Invoice]:
+    """One draft per client with something to bill in `period`. An unapproved draft is rebuilt (its lines
+    replaced); an approved, pushed or failed invoice is left as it is and returned unchanged."""
+    if not (actor.has("approver") or actor.has("invoicer")):
+        raise PermissionDenied(actor.username, "approver", "build draft invoices")
+    parse_period(period)
+    result: list[Invoice] = []
+    with transaction(engine) as session:
+        query = select(Client).order_by(Client.name)
+        if client_id is not None:
+            query = query.where(Client.id == client_id)
+        clients = session.scalars(query).all()
+        if client_id is not None and not clients:
+            raise MccError(f"client {client_id} does not exist")
+        for client in clients:
+            existing = session.scalars(
+                select(Invoice)
+                .where(Invoice.client_id == client.id, Invoice.period == period, Invoice.status != "void")
+                .order_by(Invoice.sequence)
+                .options(selectinload(Invoice.lines))
+            ).all()
+            frozen = [invoice for invoice in existing if invoice.status in FROZEN]
+            if frozen:
+                result.extend(frozen)
+                continue
+            draft = existing[0] if existing else None
+            plan = plan_draft(session, client, period, draft_id=draft.id if draft else None)
+            blocked = "; ".join(plan.blocked) or None
+            if not plan.lines:
+                if draft is not None:
+                    record_event(
+                        session,
+                        actor=actor.username,
+                        action="invoice.draft_removed",
+                        entity="invoice",
+                        entity_id=draft.id,
+                        payload={"reason": "nothing left to bill"},
+                    )
+                    session.delete(draft)
+                continue
+            if draft is None:
+                sequence = (
+                    session.scalar(
+                        select(func.max(Invoice.sequence)).where(
+                            Invoice.client_id == client.id, Invoice.period == period
+                        )
+                    )
+                    or 0
+                ) + 1
+                draft = Invoice(
+                    client_id=client.id,
+                    period=period,
+                    sequence=sequence,
+                    status="draft",
+                    currency=config.currency,
+                    created_by=actor.username,
+                )
+                draft.lines = [line.as_model(position) for position, line in enumerate(plan.lines, start=1)]
+                draft.total_cents = plan.total_cents
+                draft.blocked_reason = blocked
+                session.add(draft)
+                session.flush()
+                record_event(
+                    session,
+                    actor=actor.username,
+                    action="invoice.draft_created",
+                    entity="invoice",
+                    entity_id=draft.id,
+                    payload={
+                        "client": client.name,
+                        "period": period,
+                        "total_cents": draft.total_cents,
+                        "lines": _lines_payload(plan.lines),
+                        "blocked": blocked,
+                    },
+                )
+            elif [_line_signature(x) for x in draft.lines] != [_line_signature(x) for x in plan.lines] or (
+                draft.blocked_reason != blocked
+            ):
+                before = draft.total_cents
+                draft.lines.clear()
+                session.flush()
+                draft.lines.extend(
+                    line.as_model(position) for position, line in enumerate(plan.lines, start=1)
+                )
+                draft.total_cents = plan.total_cents
+                draft.blocked_reason = blocked
+                draft.currency = config.currency
+                draft.revision += 1
+                session.flush()
+                record_event(
+                    session,
+                    actor=actor.username,
+                    action="invoice.draft_rebuilt",
+                    entity="invoice",
+                    entity_id=draft.id,
+                    payload={
+                        "client": client.name,
+                        "period": period,
+                        "total_cents_before": before,
+                        "total_cents": draft.total_cents,
+                        "lines": _lines_payload(plan.lines),
+                        "blocked": blocked,
+                    },
+                )
+            result.append(draft)
+    return result
+
+
+def _open_outbox(session: Any, invoice_id: int) -> OutboxEntry | None:
+    return session.scalars(
+        select(OutboxEntry).where(
+            OutboxEntry.invoice_id == invoice_id, OutboxEntry.state.in_(("pending", "sent"))
+        )
+    ).first()
+
+
+def edit_line(
+    engine: Engine,
+    actor: Actor,
+    line_id: int,
+    quantity: Decimal | str | int | None = None,
+    unit_price_cents: int | None = None,
+    description: str | None = None,
+    note: str | None = None,
+) -> Invoice:
+    """Change one line of a draft (audited with before and after). Editing an approved invoice sends it
+    back to draft; a pushed one, or one whose last push may have reached the vendor, cannot be edited."""
+    require(actor, "invoicer", "edit invoices")
+    with transaction(engine) as session:
+        line = session.get(InvoiceLine, line_id)
+        if line is None:
+            raise MccError(f"invoice line {line_id} does not exist")
+        invoice = session.get_one(Invoice, line.invoice_id, with_for_update=True)
+        if invoice.status in ("pushing", "pushed", "void"):
+            raise MccError(f"invoice {invoice.id} is {invoice.status} and can no longer be edited")
+        if _open_outbox(session, invoice.id) is not None:
+            raise MccError(
+                f"invoice {invoice.id} may already exist in {invoice.target} (its last push had an unknown outcome); "
+                "push it again to settle that before editing"
+            )
+        before = {
+            "quantity": str(line.quantity),
+            "unit_price_cents": line.unit_price_cents,
+            "description": line.description,
+            "note": line.note,
+            "amount_cents": line.amount_cents,
+        }
+        if quantity is not None:
+            try:
+                value = Decimal(str(quantity))
+            except InvalidOperation:
+                raise MccError(f"quantity must be a number, got {quantity!r}") from None
+            if not value.is_finite() or value < 0:
+                raise MccError(f"quantity must be a number ≥ 0, got {quantity!r}")
+            line.quantity = value
+        if unit_price_cents is not None:
+            if isinstance(unit_price_cents, bool) or not isinstance(unit_price_cents, int):
+                raise MccError(f"unit price must be whole cents, got {unit_price_cents!r}")
+            line.unit_price_cents = unit_price_cents
+        if description is not None:
+            if not description.strip():
+                raise MccError("a line description cannot be empty")
+            line.description = description.strip()
+        if note is not None:
+            line.note = note.strip() or None
+        line.amount_cents = round_cents(Decimal(line.quantity) * line.unit_price_cents)
+        session.flush()
+        invoice.total_cents = sum(item.amount_cents for item in invoice.lines)
+        invoice.revision += 1
+        was = invoice.status
+        invoice.status = "draft"
+        invoice.approved_by = None
+        invoice.approved_at = None
+        after = {
+            "quantity": str(line.quantity),
+            "unit_price_cents": line.unit_price_cents,
+            "description": line.description,
+            "note": line.note,
+            "amount_cents": line.amount_cents,
+        }
+        record_event(
+            session,
+            actor=actor.username,
+            action="invoice.line_edited",
+            entity="invoice",
+            entity_id=invoice.id,
+            payload={
+                "line_id": line.id,
+                "before": before,
+                "after": after,
+                "status_before": was,
+                "total_cents": invoice.total_cents,
+                "revision": invoice.revision,
+            },
+        )
+        return invoice
+
+
+def approve(engine: Engine, actor: Actor, invoice_id: int) -> Invoice:
+    """Approve a draft for pushing. Nothing is ever sent before this."""
+    require(actor, "invoicer", "approve invoices")
+    with transaction(engine) as session:
+        invoice = session.get(Invoice, invoice_id, with_for_update=True)
+        if invoice is None:
+            raise MccError(f"invoice {invoice_id} does not exist")
+        if invoice.status != "draft":
+            raise MccError(f"invoice {invoice_id} is {invoice.status}; only a draft can be approved")
+        if invoice.blocked_reason:
+            raise MccError(f"invoice {invoice_id} is blocked: {invoice.blocked_reason}")
+        if not invoice.lines:
+            raise MccError(f"invoice {invoice_id} has no lines")
+        invoice.status = "approved"
+        invoice.approved_by = actor.username
+        invoice.approved_at = utcnow()
+        invoice.last_error = None
+        record_event(
+            session,
+            actor=actor.username,
+            action="invoice.approved",
+            entity="invoice",
+            entity_id=invoice.id,
+            payload={
+                "total_cents": invoice.total_cents,
+                "revision": invoice.revision,
+                "lines": _lines_payload(invoice.lines),
+            },
+        )
+        return invoice
+
+
+def push(
+    engine: Engine,
+    config: Config,
+    actor: Actor,
+    invoice_ids: list[int] | None = None,
+    period: str | None = None,
+    client_id: int | None = None,
+    progress: Callable[[PushResult], None] | None = None,
+    writer: Writer | None = None,
+) -> list[PushResult]:
+    """Push approved (or previously failed) invoices to the configured accounting system, once each."""
+    require(actor, "invoicer", "push invoices")
+    if period is not None:
+        parse_period(period)
+    with reading(engine) as session:
+        query = select(Invoice.id).order_by(Invoice.period, Invoice.client_id, Invoice.sequence)
+        if invoice_ids is not None:
+            query = query.where(Invoice.id.in_(invoice_ids))
+        else:
+            query = query.where(Invoice.status.in_(PUSHABLE))
+        if period is not None:
+            query = query.where(Invoice.period == period)
+        if client_id is not None:
+            query = query.where(Invoice.client_id == client_id)
+        ids = list(session.scalars(query))
+    if invoice_ids is not None:
+        missing = sorted(set(invoice_ids) - set(ids))
+        if missing:
+            raise MccError(f"no invoice with id {', '.join(map(str, missing))}")
+    if not ids:
+        return []
+    own_writer = writer is None
+    active = writer or writer_for(config, engine)
+    results = []
+    try:
+        for invoice_id in ids:
+            result = push_one(
+                engine,
+                active,
+                actor,
+                invoice_id,
+                target=config.accounting.kind,
+                company=company_of(config),
+                due_days=config.accounting.due_days,
+            )
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    finally:
+        if own_writer:
+            active.close()
+    return results
+
+
+def get_invoice(engine: Engine, invoice_id: int) -> Invoice:
+    with reading(engine) as session:
+        invoice = session.scalars(
+            select(Invoice).where(Invoice.id == invoice_id).options(selectinload(Invoice.lines))
+        ).first()
+        if invoice is None:
+            raise MccError(f"invoice {invoice_id} does not exist")
+        session.expunge_all()  # keep the loaded state: closing a reading session expires what it holds
+        return invoice
+
+
+INVOICE_SCHEMA = {
+    "id": pl.Int64,
+    "client_id": pl.Int64,
+    "client": pl.String,
+    "period": pl.String,
+    "sequence": pl.Int64,
+    "status": pl.String,
+    "currency": pl.String,
+    "total_cents": pl.Int64,
+    "lines": pl.Int64,
+    "revision": pl.Int64,
+    "target": pl.String,
+    "remote_id": pl.String,
+    "remote_number": pl.String,
+    "approved_by": pl.String,
+    "pushed_at": pl.Datetime(time_zone="UTC"),
+    "last_error": pl.String,
+    "blocked_reason": pl.String,
+}
+
+
+def list_invoices(engine: Engine, period: str | None = None, client_id: int | None = None) -> pl.DataFrame:
+    with reading(engine) as session:
+        query = (
+            select(Invoice, Client.name)
+            .join(Client, Client.id == Invoice.client_id)
+            .options(selectinload(Invoice.lines))
+            .order_by(Invoice.period.desc(), Client.name, Invoice.sequence)
+        )
+        if period is not None:
+            query = query.where(Invoice.period == period)
+        if client_id is not None:
+            query = query.where(Invoice.client_id == client_id)
+        rows = [
+            {
+                "id": invoice.id,
+                "client_id": invoice.client_id,
+                "client": name,
+                "period": invoice.period,
+                "sequence": invoice.sequence,
+                "status": invoice.status,
+                "currency": invoice.currency,
+                "total_cents": invoice.total_cents,
+                "lines": len(invoice.lines),
+                "revision": invoice.revision,
+                "target": invoice.target,
+                "remote_id": invoice.remote_id,
+                "remote_number": invoice.remote_number,
+                "approved_by": invoice.approved_by,
+                "pushed_at": invoice.pushed_at,
+                "last_error": invoice.last_error,
+                "blocked_reason": invoice.blocked_reason,
+            }
+            for invoice, name in session.execute(query)
+        ]
+    return pl.DataFrame(rows, schema=INVOICE_SCHEMA)
