@@ -207,3 +207,171 @@ def at(day: date) -> datetime:
 
 
 __all__ = ["PureBook", "at", "pl"]
+
+
+class DbBook:
+    """Inserts book and count rows with the ORM, as the book import and the sync writer would."""
+
+    def __init__(self, engine: Any) -> None:
+        from store.db import transaction
+
+        self.engine = engine
+        self.transaction = transaction
+        self.clients: dict[str, int] = {}
+        self.products: dict[str, int] = {}
+        self._keys: dict[tuple[str, str, str, str], int] = {}
+
+    def _add(self, row: Any) -> int:
+        with self.transaction(self.engine) as session:
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def product(self, code: str, price_cents: int, *, category: str = "rmm", **fields: Any) -> int:
+        from store.models import Product
+
+        self.products[code] = self._add(
+            Product(
+                code=code, name=f"{code} product", unit_price_cents=price_cents, category=category, **fields
+            )
+        )
+        return self.products[code]
+
+    def mapping(self, product: str, source: str, metric: str, **where: Any) -> int:
+        from store.models import Mapping
+
+        return self._add(
+            Mapping(product_id=self.products[product], source=source, metric=metric, where=where)
+        )
+
+    def client(self, name: str, **orgs: str) -> int:
+        from store.models import Client, ClientOrg
+
+        with self.transaction(self.engine) as session:
+            client = Client(name=name)
+            session.add(client)
+            session.flush()
+            for source, external_id in orgs.items():
+                session.add(ClientOrg(client_id=client.id, source=source, external_id=external_id))
+            self.clients[name] = client.id
+            return int(client.id)
+
+    def contract(
+        self, client: str, product: str, quantity: int, start: date, end: date | None = None, **fields: Any
+    ) -> int:
+        from store.models import Contract
+
+        return self._add(
+            Contract(
+                client_id=self.clients[client],
+                product_id=self.products[product],
+                quantity=quantity,
+                start=start,
+                end=end,
+                **fields,
+            )
+        )
+
+    def key(self, source: str, org: str, metric: str, **attrs: Any) -> int:
+        from store.models import CountKey
+
+        canonical = json.dumps(
+            {k: str(v) for k, v in sorted(attrs.items())}, sort_keys=True, separators=(",", ":")
+        )
+        ident = (source, org, metric, canonical)
+        if ident not in self._keys:
+            self._keys[ident] = self._add(
+                CountKey(source=source, org_external_id=org, metric=metric, attrs_json=canonical)
+            )
+        return self._keys[ident]
+
+    def count(
+        self,
+        source: str,
+        org: str,
+        metric: str,
+        period: str,
+        qty: int,
+        *,
+        peak: int | None = None,
+        day_sum: int | None = None,
+        days: int | None = None,
+        cost_cents: int | None = None,
+        **attrs: Any,
+    ) -> int:
+        from store.models import MonthlyCount
+
+        kid = self.key(source, org, metric, **attrs)
+        first = parse_period(period)
+        last = month_end(first)
+        days = days if days is not None else last.day
+        with self.transaction(self.engine) as session:
+            session.add(
+                MonthlyCount(
+                    key_id=kid,
+                    month=first,
+                    qty_end=qty,
+                    qty_peak=qty if peak is None else peak,
+                    qty_day_sum=day_sum if day_sum is not None else qty * days,
+                    days=days,
+                    first_day=first,
+                    last_day=last,
+                    cost_cents=cost_cents,
+                )
+            )
+        return kid
+
+    def months(self, source: str, org: str, metric: str, quantities: dict[str, int], **attrs: Any) -> None:
+        for period, qty in quantities.items():
+            self.count(source, org, metric, period, qty, **attrs)
+
+    def entity(
+        self,
+        source: str,
+        org: str,
+        metric: str,
+        external_id: str,
+        *,
+        key_attrs: dict[str, Any] | None = None,
+        first_seen: date = date(2020, 1, 1),
+        last_seen: date = date(2099, 1, 1),
+        name: str | None = None,
+        **attrs: Any,
+    ) -> int:
+        from store.models import Entity
+
+        kid = self.key(source, org, metric, **(key_attrs or {}))
+        return self._add(
+            Entity(
+                source=source,
+                metric=metric,
+                external_id=external_id,
+                org_external_id=org,
+                key_id=kid,
+                name=name or external_id,
+                attrs={**(key_attrs or {}), **attrs},
+                first_seen=at(first_seen),
+                last_seen=at(last_seen),
+            )
+        )
+
+    def exclusion(self, client: str, source: str, *, entity: str | None = None, **where: Any) -> int:
+        from store.models import Exclusion
+
+        return self._add(
+            Exclusion(
+                client_id=self.clients[client],
+                source=source,
+                entity_external_id=entity,
+                where=where or None,
+                reason="not billed",
+                author="tester",
+            )
+        )
+
+    def sync_run(self, source: str, stream: str, finished: datetime, status: str = "ok") -> int:
+        from store.models import SyncRun
+
+        return self._add(
+            SyncRun(source=source, stream=stream, status=status, started_at=finished, finished_at=finished)
+        )
