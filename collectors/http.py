@@ -187,11 +187,16 @@ _limiters_lock = threading.Lock()
 
 
 def shared_limiter(key: str, requests_per_minute: int) -> Limiter:
-    """One token bucket per vendor account in this process, shared by every client reading it."""
+    """One limiter per vendor account in this process, shared by every client reading it.
+
+    A sliding window: never more than `requests_per_minute` requests in any 60 s. A token bucket that
+    starts full would allow a full burst and then one more per refill interval, which breaks vendors
+    that count on a sliding window (Huntress: 60 per minute, sliding) and 429 the 61st request.
+    """
     with _limiters_lock:
         limiter = _limiters.get((key, requests_per_minute))
         if limiter is None:
-            limiter = limiter_factory.create_token_bucket_limiter(
+            limiter = limiter_factory.create_inmemory_limiter(
                 rate_per_duration=requests_per_minute, duration=Duration.MINUTE
             )
             _limiters[(key, requests_per_minute)] = limiter

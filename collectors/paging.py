@@ -155,3 +155,24 @@ class PageNumber:
         total = dig(payload, self.total_pages_path)
         done = page + 1 - self.first_page >= int(total) if total is not None else len(items) < self.size
         return None if done or not items else (url, {**params, self.page_param: page + 1})
+
+
+class Single:
+    """One unpaged answer (Datto SaaS Protection `/v1/saas/domains` and `/seats`, eBillity lists).
+
+    Page: `[{"domain": "example0.com", ...}]`, or `{"Employees": [...]}` with `items_key="Employees"`.
+    """
+
+    def __init__(self, items_key: str | None = None):
+        self.items_key = items_key
+
+    def first(self, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(params)
+
+    def items(self, payload: Any) -> Any:
+        return _items_at(payload, self.items_key)
+
+    def next(
+        self, payload: Any, items: list[Any], url: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        return None

@@ -15,6 +15,7 @@ def register(source: type[Source]) -> type[Source]:
 def _load() -> None:
     # Importing a vendor module registers it; add new vendors here.
     from collectors import ninjaone  # noqa: F401
+    from collectors import huntress  # noqa: F401
 
 
 _load()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sandbox.huntress import HuntressFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.server import Fake
 
@@ -42,6 +43,47 @@ def _ninja_world() -> NinjaOneFake:
     return NinjaOneFake(organizations, devices, client_id="ninja-id-7f3a", client_secret="ninja-SECRET-9d2c")
 
 
+def _huntress_world() -> HuntressFake:
+    organizations = [
+        {"id": 101, "name": "Acme Dental", "key": "acme"},
+        {"id": 102, "name": "Birch Legal", "key": "birch"},
+        {"id": 103, "name": "Cedar Clinic", "key": "cedar"},
+    ]
+    agents = [
+        {
+            "id": 5000 + n,
+            "account_id": 5,
+            "organization_id": 101 if n < 700 else 102 if n < 1100 else 103,
+            "platform": "darwin" if n % 9 == 0 else "linux" if n % 25 == 0 else "windows",
+            "hostname": f"host-{n}",
+            "os": "Windows 11 Pro",
+            "version": "0.13.40",
+            "last_callback_at": "2026-03-01T20:05:10Z",
+        }
+        for n in range(1200)
+    ]
+    statuses = {
+        101: ["sent"] * 4 + ["auto_remediating"] + ["closed"] * 3,
+        102: ["sent", "sent"] + ["closed"] * 4,
+        103: ["dismissed"],
+    }
+    incidents = [
+        {
+            "id": 900 + 10 * org + n,
+            "organization_id": org,
+            "agent_id": 5000 + n,
+            "status": status,
+            "severity": ["low", "high", "critical"][n % 3],
+            "platform": "windows",
+            "subject": f"Incident {n} on host-{n}",
+            "sent_at": "2026-03-01T21:00:00Z",
+        }
+        for org, values in statuses.items()
+        for n, status in enumerate(values)
+    ]
+    return HuntressFake(organizations, agents, incidents, api_key="hk-4f1e7a", api_secret="hunt-SECRET-6b0d")
+
+
 VENDORS: dict[str, Harness] = {
     "ninjaone": Harness(
         kind="ninjaone",
@@ -52,5 +94,21 @@ VENDORS: dict[str, Harness] = {
         extra_toml='auth_url = "{url}"',
         secret_values=("ninja-SECRET-9d2c",),
         auth_path="/ws/oauth/token",
+    ),
+    "huntress": Harness(
+        kind="huntress",
+        make_fake=_huntress_world,
+        env={"API_KEY": "hk-4f1e7a", "API_SECRET": "hunt-SECRET-6b0d"},
+        paged_path="/v1/agents",
+        expected={
+            ("101", "agents"): 700,
+            ("102", "agents"): 400,
+            ("103", "agents"): 100,
+            ("101", "incidents"): 5,
+            ("102", "incidents"): 2,
+        },
+        # the fake keeps Huntress's 60/min; the client's limit is raised so the battery need not wait
+        extra_toml="rate_limit_per_minute = 6000",
+        secret_values=("hunt-SECRET-6b0d",),
     ),
 }
