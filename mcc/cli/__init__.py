@@ -38,6 +38,7 @@ def _register() -> None:
         book,
         db,
         demo,
+        init,
         invoices,
         reconcile,
         review,
@@ -48,7 +49,21 @@ def _register() -> None:
         worker,
     )
 
-    for module in (db, book, sync, worker, sources, reconcile, review, audit, invoices, users, demo, serve):
+    for module in (
+        init,
+        db,
+        book,
+        sync,
+        worker,
+        sources,
+        reconcile,
+        review,
+        audit,
+        invoices,
+        users,
+        demo,
+        serve,
+    ):
         module.register(app)
 
 

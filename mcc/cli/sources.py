@@ -1,9 +1,80 @@
-"""Commands for this area (registered on the root `mcc` app)."""
+"""`mcc sources list|test`: what is configured, which credentials are set, and whether each source can be read."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from mcc.config import load_config
+
+if TYPE_CHECKING:
+    from mcc import onboarding
+
+sources = typer.Typer(no_args_is_help=True, help="The vendors MCC reads: list them, test their connections.")
+
+
+def _env_text(variables: tuple[onboarding.EnvVar, ...] | list[onboarding.EnvVar]) -> str:
+    parts = []
+    for variable in variables:
+        state = "set" if variable.is_set else "missing" if variable.required else "not set, optional"
+        parts.append(f"{variable.name} ({state})")
+    return "\n".join(parts) or "none"
+
+
+@sources.command("list")
+def list_command() -> None:
+    """Each source's kind, category, host, schedule per stream and credential variables (set or not)."""
+    from mcc import onboarding  # vendor modules load only when a command needs them
+
+    config = load_config()
+    console = Console()
+    if not config.sources:
+        console.print(f"no sources in {config.path}; `mcc init` writes a starting file")
+    else:
+        table = Table("name", "kind", "category", "base url", "schedule", "env vars", show_lines=True)
+        for info in onboarding.describe_sources(config):
+            name = info.name if info.enabled else f"{info.name} (disabled)"
+            schedules = "\n".join(f"{stream}: {text}" for stream, text in info.schedules)
+            table.add_row(
+                name,
+                f"{info.kind}\n{info.title}",
+                info.category,
+                info.base_url or "(not set: required)",
+                schedules,
+                _env_text(info.env),
+            )
+        console.print(table)
+    accounting = config.accounting.kind
+    variables = onboarding.accounting_env(accounting)
+    console.print(
+        f"accounting: {accounting}"
+        + (f"; {_env_text(variables).replace(chr(10), ', ')}" if variables else "")
+    )
+    console.print(f"app: {_env_text(onboarding.app_env()).replace(chr(10), ', ')}")
+
+
+@sources.command("test")
+def test_command(
+    name: list[str] = typer.Argument(None, help="Source name(s); default: every enabled source."),
+) -> None:
+    """Get a token and read the organisations of each source; exit status 1 if any failed."""
+    from mcc import onboarding
+
+    config = load_config()
+    failed = 0
+    for check in onboarding.test_sources(config, list(name or [])):
+        mark = "ok  " if check.ok else "FAIL"
+        typer.echo(f"{mark} {check.name} ({check.kind}, {check.seconds:.1f} s): {check.message}")
+        if check.hint:
+            typer.echo(f"     hint: {check.hint}")
+        failed += not check.ok
+    if failed:
+        typer.echo(f"{failed} of the sources failed", err=True)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(sources, name="sources")
