@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import polars as pl
 import streamlit as st
 from sqlalchemy import func, select
 
@@ -16,6 +17,8 @@ from mcc.context import Context, open_context
 from mcc.errors import MccError
 from mcc.money import fmt
 from mcc.permissions import Actor
+from mcc.reconciliation import Reconciliation, reconcile_period
+from mcc.reconciliation import history as leakage_history
 from store.db import reading
 from store.models import AuditEvent, Decision, SyncRun
 
@@ -26,6 +29,9 @@ T = TypeVar("T")
 
 CATEGORY_COLORS = {
     "devices": "#2563eb",
+    "rmm": "#2563eb",
+    "identity": "#7c3aed",
+    "distributor": "#ea580c",
     "seats": "#7c3aed",
     "security": "#dc2626",
     "backup": "#0891b2",
@@ -210,3 +216,51 @@ def actor() -> Actor:
     """The actor a write handler passes to a service, read afresh from the database at click time;
     the service re-checks the role itself."""
     return require_user().actor
+
+
+# --- cached queries (keyed on the data version, so a sync or a decision shows on the next run) ---------
+
+
+@st.cache_resource(max_entries=8, show_spinner="Reconciling…")
+def reconciliation(period: str, data: DataVersion) -> Reconciliation:
+    """Frames are immutable, so one shared copy per (period, data version) serves every session."""
+    ctx = context()
+    return reconcile_period(ctx.reader, ctx.config, period)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading history…")
+def history(months: int, data: DataVersion) -> pl.DataFrame:
+    ctx = context()
+    return leakage_history(ctx.reader, ctx.config, months)
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def recovered(data: DataVersion) -> dict[str, int]:
+    """What approvals have recovered so far: one-time back-bills and the monthly uplift of bumps."""
+    with reading(context().reader) as session:
+        rows = session.execute(
+            select(
+                Decision.action,
+                func.sum(Decision.amount_cents),
+                func.sum(Decision.back_bill_cents),
+                func.count(),
+            )
+            .where(Decision.action.in_(("bump", "back_bill")))
+            .group_by(Decision.action)
+        ).all()
+    totals = {action: (int(amount or 0), int(back or 0), int(count)) for action, amount, back, count in rows}
+    return {
+        "one_time_cents": totals.get("back_bill", (0, 0, 0))[1],
+        "monthly_cents": totals.get("bump", (0, 0, 0))[0],
+        "decisions": sum(t[2] for t in totals.values()),
+    }
+
+
+def category_color(category: str | None) -> str:
+    return CATEGORY_COLORS.get((category or "other").lower(), CATEGORY_COLORS["other"])
+
+
+def period() -> str:
+    """The period chosen in the sidebar (app.py draws the picker before the page runs)."""
+    value = st.session_state.get("period")
+    return str(value) if value else recent_periods()[0]

@@ -1,0 +1,165 @@
+"""Overview (owners): how much is leaking, where, since when — and how fresh the numbers are."""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from pages import common
+
+user = common.require_user()
+period = common.period()
+data = common.version()
+result = common.reconciliation(period, data)
+totals = result.totals
+
+common.header(
+    "Overview", f"Billing leakage for {period}: what your tools deliver that your invoices do not cover."
+)
+common.flash()
+
+# --- freshness of each source -------------------------------------------------------------------
+if result.data_as_of:
+    cells = []
+    for source, moment in sorted(result.data_as_of.items()):
+        stale = source in result.stale_sources
+        kind = "warn" if stale else "ok"
+        label = f"{source} · {common.age(moment)}" + (" · stale" if stale else "")
+        cells.append(common.pill(label, kind))
+    st.markdown("**Data as of** &nbsp; " + " &nbsp; ".join(cells), unsafe_allow_html=True)
+    if result.stale_sources:
+        st.caption(
+            f"Stale: {', '.join(html.escape(s) for s in result.stale_sources)} — numbers from these sources may be "
+            "out of date. Refresh them on the Sources page before closing the period."
+        )
+else:
+    st.info("No sources are configured yet; add them to mcc.toml to start counting.", icon=":material/info:")
+
+# --- the numbers ----------------------------------------------------------------------------------
+recovered = common.recovered(data)
+one, two, three, four = st.columns(4)
+one.metric(
+    "Monthly leakage",
+    common.money(totals.get("leakage_monthly_cents", 0)),
+    help="Under-billed units × price, this period, for gaps not yet decided.",
+)
+two.metric(
+    "One-time back-bill",
+    common.money(totals.get("back_bill_cents", 0)),
+    help="Sum of each past month's own under-billed amount, within the configured look-back.",
+)
+three.metric(
+    "Over-billing (monthly)",
+    common.money(totals.get("over_billed_monthly_cents", 0)),
+    help="Billed for more than delivered: a client relationship risk worth fixing too.",
+)
+four.metric(
+    "Recovered so far",
+    common.money(recovered["one_time_cents"]),
+    f"+{common.money(recovered['monthly_cents'])}/mo",
+    help="Approved back-bills (one-time) and the monthly uplift of approved contract bumps.",
+)
+
+gaps = result.gaps
+if gaps.height == 0:
+    common.empty_state(
+        "Nothing to reconcile yet",
+        "Import a billing book (Billing config) and let the sources run once; gaps will show here.",
+    )
+    st.stop()
+
+left, right = st.columns([1, 1.25], gap="large")
+
+# --- leakage per client -----------------------------------------------------------------------------
+with left:
+    st.subheader("Leakage by client", anchor=False)
+    per_client = (
+        gaps.filter(pl.col("status") == "under_billed")
+        .group_by("client")
+        .agg(
+            pl.col("monthly_amount_cents").sum().alias("monthly"),
+            pl.col("back_bill_cents").sum().alias("back"),
+        )
+        .sort("monthly", descending=True)
+        .head(15)
+        .sort("monthly")
+    )
+    if per_client.height == 0:
+        common.empty_state("No leakage this period", "Every client is billed for what they get.")
+    else:
+        figure = go.Figure(
+            go.Bar(
+                x=[v / 100 for v in per_client["monthly"]],
+                y=per_client["client"].to_list(),
+                orientation="h",
+                marker_color=common.CATEGORY_COLORS["devices"],
+                text=[common.compact_money(v) for v in per_client["monthly"]],
+                textposition="auto",
+                customdata=[common.money(v) for v in per_client["back"]],
+                hovertemplate="%{y}<br>%{x:$,.2f} a month<br>back-bill %{customdata}<extra></extra>",
+            )
+        )
+        figure.update_layout(**common.PLOTLY_LAYOUT, height=max(260, 28 * per_client.height + 60))
+        figure.update_xaxes(tickprefix="$", separatethousands=True, title=None)
+        st.plotly_chart(figure, use_container_width=True, key="leakage_by_client")
+        st.caption("Top 15 clients by monthly leakage. Open **Review** to decide on each gap.")
+
+# --- leakage over time ------------------------------------------------------------------------------
+with right:
+    st.subheader("Leakage over time", anchor=False)
+    months = common.history(13, data)
+    if months.height == 0:
+        common.empty_state("No history yet", "Leakage over time appears once sources have run for a month.")
+    else:
+        by_category = (
+            months.group_by("period", "category")
+            .agg(pl.col("leakage_cents").sum())
+            .sort("period", "category")
+        )
+        figure = go.Figure()
+        for category in sorted(by_category["category"].unique().to_list()):
+            rows = by_category.filter(pl.col("category") == category)
+            figure.add_bar(
+                x=rows["period"].to_list(),
+                y=[v / 100 for v in rows["leakage_cents"]],
+                name=str(category).title(),
+                marker_color=common.category_color(category),
+                hovertemplate="%{x}: %{y:$,.2f}<extra>" + str(category) + "</extra>",
+            )
+        figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420)
+        figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
+        figure.update_xaxes(type="category", title=None)
+        st.plotly_chart(figure, use_container_width=True, key="leakage_over_time")
+        st.caption("Monthly under-billed amount by category, last 13 months.")
+
+# --- the biggest open gaps --------------------------------------------------------------------------
+st.subheader("Largest open gaps", anchor=False)
+top = (
+    gaps.filter(
+        pl.col("status").is_in(["under_billed", "no_contract", "unmapped"]) & pl.col("decision").is_null()
+    )
+    .sort("monthly_amount_cents", descending=True)
+    .head(10)
+)
+if top.height == 0:
+    common.empty_state("No open gaps", "Every gap this period has a decision.")
+else:
+    st.dataframe(
+        {
+            "Client": top["client"].to_list(),
+            "Product": top["product"].to_list(),
+            "Billed": top["billed_qty"].to_list(),
+            "Observed": top["billable_qty"].to_list(),
+            "Gap": top["delta_qty"].to_list(),
+            "Monthly": [common.money(v) for v in top["monthly_amount_cents"]],
+            "Back-bill": [common.money(v) for v in top["back_bill_cents"]],
+            "Since": top["since"].to_list(),
+            "Status": [common.STATUS_LABELS.get(s, s) for s in top["status"]],
+        },
+        hide_index=True,
+        use_container_width=True,
+        key="top_gaps",
+    )
