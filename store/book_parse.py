@@ -232,9 +232,9 @@ def check_overlaps(lines: list[ContractLine]) -> None:
         by_pair[(line.client, line.product)].append((position, line))
     for pair_lines in by_pair.values():
         ordered = sorted(pair_lines, key=lambda item: (item[1].start, item[0]))
-        for (_, earlier), (_, later) in zip(ordered, ordered[1:], strict=False):
+        for (earlier_at, earlier), (later_at, later) in zip(ordered, ordered[1:], strict=False):
             if earlier.end is None or earlier.end >= later.start:
-                first, second = sorted((earlier, later), key=lambda line: lines.index(line))
+                first, second = (earlier, later) if earlier_at < later_at else (later, earlier)
                 raise second.where.error(
                     "start",
                     f"overlaps {first.where.label} for {later.client!r} / {later.product!r} "
@@ -277,8 +277,8 @@ class _Entry:
             raise self.where.error(key, "is missing")
         return self.data[key]
 
-    def source(self, key: str, config: Config, value: str | None = None) -> str:
-        name = value if value is not None else self.text(key)
+    def source(self, key: str, config: Config) -> str:
+        name = self.text(key, limit=40)
         assert name is not None
         return check_source(name, config, self.where, key)
 
@@ -397,10 +397,7 @@ def _read_mapping(book: Book, where: TomlWhere, data: dict[str, Any], config: Co
 
 def _check_metric(config: Config, source: str, metric: str, where: Where) -> None:
     """A kind that declares its metrics rejects a misspelt one (it would silently count nothing)."""
-    try:
-        streams = config.source(source).collector.streams
-    except Exception:  # a kind still without stream declarations cannot be checked
-        return
+    streams = getattr(config.source(source).collector, "streams", {})
     known = sorted({m for stream in streams.values() for m in getattr(stream, "metrics", ())})
     if known and metric not in known:
         raise where.error("metric", f"{source!r} does not report {metric!r} (it reports {', '.join(known)})")

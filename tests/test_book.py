@@ -299,3 +299,25 @@ def test_the_documented_example_imports(engine: Engine, write_config, tmp_path: 
     assert (summary.products_added, summary.clients_added, summary.contracts_added) == (3, 2, 2)
     summary = import_file(engine, config, sheet.encode(), ADMIN, name="contracts.csv")
     assert (summary.contracts_added, summary.contracts_closed) == (2, 0)
+
+
+@pytest.mark.postgres
+def test_round_trip_on_postgresql(postgres_url: str, config: Config) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        import_book(engine, config, DATA / "book.toml", ADMIN)
+        exported = export_book(engine, "USD")
+        assert exported == (DATA / "canonical.toml").read_text(encoding="utf-8")
+        assert not import_book(engine, config, exported, ADMIN).changed
+        before = export_contracts_csv(engine)
+        with pytest.raises(BookError, match="contracts.csv row 2: end is before start"):
+            import_contracts_csv(
+                engine,
+                config,
+                b"client,product,quantity,start,end\nAcme Dental,WS,1,2026-05-01,2026-04-01\n",
+                ADMIN,
+                name="contracts.csv",
+            )
+        assert export_contracts_csv(engine) == before
+    finally:
+        engine.dispose()
