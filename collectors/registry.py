@@ -16,6 +16,7 @@ def _load() -> None:
     # Importing a vendor module registers it; add new vendors here.
     from collectors import ninjaone  # noqa: F401
     from collectors import huntress  # noqa: F401
+    from collectors import sentinelone  # noqa: F401
 
 
 _load()

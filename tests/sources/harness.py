@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sandbox.huntress import HuntressFake
 from sandbox.ninjaone import NinjaOneFake
+from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 
 
@@ -84,6 +85,30 @@ def _huntress_world() -> HuntressFake:
     return HuntressFake(organizations, agents, incidents, api_key="hk-4f1e7a", api_secret="hunt-SECRET-6b0d")
 
 
+def _sentinelone_world() -> SentinelOneFake:
+    sites = [
+        {"id": "900001", "name": "Acme Dental", "accountId": "77", "state": "active", "activeLicenses": 1485},
+        {"id": "900002", "name": "Birch Legal", "accountId": "77", "state": "active", "activeLicenses": 693},
+        {"id": "900003", "name": "Cedar Clinic", "accountId": "77", "state": "active", "activeLicenses": 99},
+    ]
+    agents = [
+        {
+            "id": str(1384215781000000000 + n),
+            "siteId": "900001" if n < 1500 else "900002" if n < 2200 else "900003",
+            "siteName": "Acme Dental" if n < 1500 else "Birch Legal" if n < 2200 else "Cedar Clinic",
+            "computerName": f"S1-{n}",
+            "osType": "macos" if n % 11 == 0 else "linux" if n % 50 == 3 else "windows",
+            "machineType": "server" if n % 20 == 0 else "laptop" if n % 3 == 0 else "desktop",
+            "isDecommissioned": n % 100 == 7,
+            "networkStatus": "connected",
+            "lastActiveDate": "2026-03-01T20:05:10.000000Z",
+            "agentVersion": "24.1.2.6",
+        }
+        for n in range(2300)
+    ]
+    return SentinelOneFake(sites, agents, api_token="s1-API-TOKEN-c0ffee42")
+
+
 VENDORS: dict[str, Harness] = {
     "ninjaone": Harness(
         kind="ninjaone",
@@ -110,5 +135,12 @@ VENDORS: dict[str, Harness] = {
         # the fake keeps Huntress's 60/min; the client's limit is raised so the battery need not wait
         extra_toml="rate_limit_per_minute = 6000",
         secret_values=("hunt-SECRET-6b0d",),
+    ),
+    "sentinelone": Harness(
+        kind="sentinelone",
+        make_fake=_sentinelone_world,
+        env={"API_KEY": "s1-API-TOKEN-c0ffee42"},
+        paged_path="/web/api/v2.1/agents",
+        expected={("900001", "agents"): 1485, ("900002", "agents"): 693, ("900003", "agents"): 99},
     ),
 }
