@@ -1,0 +1,127 @@
+"""Xero Accounting API: `PUT /Invoices` (create) with `xero-tenant-id` and `Idempotency-Key`,
+ValidationException messages surfaced, 60 calls/min per tenant paced client-side. After an unknown
+outcome the invoice is first looked up by our `Reference`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from accounting.base import (
+    InvoiceDocument,
+    Rejected,
+    RemoteInvoice,
+    Writer,
+    cents_from,
+    decimal_amount,
+    exact_json,
+    parse_json,
+)
+from accounting.http import VendorHttp, describe_error_body, vendor_message
+from mcc.errors import AccountingError
+
+API_PATH = "/api.xro/2.0"
+
+
+class Xero(Writer):
+    kind = "xero"
+    title = "Xero"
+    default_base_url = "https://api.xero.com"
+    default_auth_url = "https://identity.xero.com"
+    token_path = "/connect/token"
+    calls_per_minute: ClassVar[int] = 60  # per tenant connection
+
+    def __init__(
+        self, http: VendorHttp, base_url: str, tenant_id: str, income_account: str | None = None
+    ) -> None:
+        self.http = http
+        base = base_url.rstrip("/")
+        self.api = base if base.endswith(API_PATH) else base + API_PATH
+        self.tenant_id = tenant_id
+        self.income_account = income_account
+
+    def close(self) -> None:
+        self.http.close()
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"xero-tenant-id": self.tenant_id, **(extra or {})}
+
+    def payload(self, document: InvoiceDocument) -> dict[str, Any]:
+        lines = []
+        for line in document.lines:
+            item: dict[str, Any] = {
+                "Description": line.description,
+                "Quantity": line.quantity,
+                "UnitAmount": decimal_amount(line.unit_price_cents),
+                "LineAmount": decimal_amount(line.amount_cents),
+                "ItemCode": line.item_code,
+            }
+            if self.income_account:
+                item["AccountCode"] = self.income_account
+            lines.append(item)
+        return {
+            "Invoices": [
+                {
+                    "Type": "ACCREC",
+                    "Contact": {"ContactID": document.customer_id},
+                    "Date": document.invoice_date.isoformat(),
+                    "DueDate": document.due_date.isoformat(),
+                    "Reference": document.reference,
+                    "CurrencyCode": document.currency,
+                    # Unverified: whether MSPs want AUTHORISED (ready to send) or DRAFT; approval happened in MCC.
+                    "Status": "AUTHORISED",
+                    "LineAmountTypes": "Exclusive",
+                    "LineItems": lines,
+                }
+            ]
+        }
+
+    def create(self, document: InvoiceDocument) -> RemoteInvoice:
+        response = self.http.request(
+            "PUT",
+            f"{self.api}/Invoices",
+            describe=f"invoice {document.reference}",
+            params={"summarizeErrors": "true"},
+            content=exact_json(self.payload(document)),
+            headers=self.headers(
+                {"Content-Type": "application/json", "Idempotency-Key": document.idempotency_key}
+            ),
+        )
+        if response.status_code not in (200, 201):
+            raise Rejected(
+                f"Xero rejected the invoice (HTTP {response.status_code}): {vendor_message(response)}"
+            )
+        invoices = parse_json(response.content).get("Invoices") or []
+        if not invoices:
+            raise AccountingError(f"Xero answered without an invoice: {response.text[:300]}")
+        invoice = invoices[0]
+        if invoice.get("HasErrors"):
+            errors = "; ".join(str(e.get("Message")) for e in invoice.get("ValidationErrors") or [])
+            raise Rejected(f"Xero rejected the invoice: {errors or describe_error_body(invoice)}")
+        return _remote(invoice)
+
+    def find(self, document: InvoiceDocument) -> RemoteInvoice | None:
+        response = self.http.request(
+            "GET",
+            f"{self.api}/Invoices",
+            describe=f"the lookup of {document.reference}",
+            params={
+                "where": f'Reference=="{document.reference}"',
+                "Statuses": "DRAFT,SUBMITTED,AUTHORISED,PAID",
+            },
+            headers=self.headers(),
+        )
+        if response.status_code != 200:
+            raise AccountingError(f"Xero refused the invoice lookup: {vendor_message(response)}")
+        for invoice in parse_json(response.content).get("Invoices") or []:
+            if invoice.get("Reference") == document.reference:
+                return _remote(invoice)
+        return None
+
+
+def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
+    return RemoteInvoice(
+        remote_id=str(invoice["InvoiceID"]),
+        number=invoice.get("InvoiceNumber"),
+        total_cents=cents_from(invoice["Total"]) if invoice.get("Total") is not None else None,
+        raw=invoice,
+    )
