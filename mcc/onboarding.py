@@ -265,6 +265,11 @@ def _explain_auth(source: SourceConfig, collector: Any, text: str) -> tuple[str,
             vendor_hint
             or f"give the {collector.title} API credentials read access to it (docs/sources/{source.kind}.md)",
         )
+    if "invalid_scope" in text:  # the standard OAuth answer when the client may not have a scope asked for
+        return (
+            f"the {collector.title} API client lacks a scope MCC asks for",
+            vendor_hint or f"see docs/sources/{source.kind}.md for the scopes to grant",
+        )
     if status in (400, 401, 403) or status is None:
         region = _base_url_hint(source.kind)
         hint = vendor_hint or (

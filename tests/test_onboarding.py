@@ -268,3 +268,11 @@ def test_sources_list_shows_hosts_schedules_and_which_env_vars_are_set(
     assert "MCC_NINJA_EU_CLIENT_SECRET (set)" in output
     assert SECRET not in output
     assert "MCC_COOKIE_KEY" in output
+
+
+def test_a_refused_scope_is_named(ninja: Ninja) -> None:
+    ninja.fake.faults.add(path="/ws/oauth/token", status=400, body={"error": "invalid_scope"}, times=-1)
+    check = onboarding.test_source(ninja.config, "ninja-eu")
+    assert not check.ok
+    assert check.message == "the NinjaOne API client lacks a scope MCC asks for"
+    assert check.hint == "see docs/sources/ninjaone.md for the scopes to grant"
