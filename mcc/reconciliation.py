@@ -214,17 +214,13 @@ def _client_entities(engine: Engine, client_id: int, period: str) -> tuple[Any, 
         .select("entity_id", excluded=pl.lit(True), exclusion_reason=pl.col("reason"))
         .collect()
     )
-    attrs = (
-        inputs.entity_attrs.group_by("entity_id").agg(
-            pl.struct("attr", "value")
-            .map_elements(
-                lambda items: json.dumps({i["attr"]: i["value"] for i in items}, sort_keys=True),
-                return_dtype=pl.String,
-            )
-            .alias("attrs")
-        )
-        if inputs.entity_attrs.height
-        else pl.DataFrame(schema={"entity_id": pl.Int64, "attrs": pl.String})
+    by_entity: dict[int, dict[str, str]] = {}
+    for entity_id, attr, value in inputs.entity_attrs.iter_rows():
+        by_entity.setdefault(entity_id, {})[attr] = value
+    attrs = pl.DataFrame(
+        [(k, json.dumps(v, sort_keys=True)) for k, v in by_entity.items()],
+        schema={"entity_id": pl.Int64, "attrs": pl.String},
+        orient="row",
     )
     entities = (
         inputs.entities.join(keys, on="key_id")

@@ -209,8 +209,8 @@ def _cost(count: pl.Expr, total: pl.Expr) -> pl.Expr:
 def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
     """One row per client x product x month from `first` to `last` (first days of months).
 
-    A row exists where a contract line is in force and the client has an org on one of the product's
-    sources, or where the client shows billable units. Quantities are whole units; products with
+    A row exists where a contract line is in force and a source feeding the product reported for the
+    client that month, or where the client shows billable units. Quantities are whole units; products with
     `prorate` are priced on the exact day average (qty_day_sum / days), rounded once per line.
     """
     counts = _counts(inputs, first, last)
@@ -226,11 +226,17 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         )
         .with_columns(_seen=pl.lit(True))
     )
+    # A contract row with no matching count still shows (as observed 0) when a source feeding the
+    # product reported anything for the client's org that month; otherwise nothing was observable.
     observable = (
-        inputs.orgs.lazy()
-        .select("client_id", "source")
-        .join(inputs.mappings.lazy().select("product_id", "source"), on="source")
-        .group_by("client_id", "product_id")
+        inputs.monthly.lazy()
+        .filter(pl.col("month").is_between(first, last))
+        .select("key_id", "month")
+        .join(key_clients(inputs).filter(pl.col("client_id").is_not_null()), on="key_id")
+        .select("client_id", "source", "month")
+        .unique()
+        .join(inputs.mappings.lazy().select("product_id", "source").unique(), on="source")
+        .group_by("client_id", "product_id", "month")
         .agg(pl.col("source").unique().sort().str.join(",").alias("_org_sources"))
     )
     products = inputs.products.lazy()
@@ -241,7 +247,7 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
             how="full",
             coalesce=True,
         )
-        .join(observable, on=["client_id", "product_id"], how="left")
+        .join(observable, on=["client_id", "product_id", "month"], how="left")
         .join(products, on="product_id")
         .with_columns(
             has_contract=pl.col("billed_qty").is_not_null(),

@@ -264,10 +264,8 @@ def last_successful_syncs(session: Session) -> dict[tuple[str, str], datetime]:
         .group_by(SyncRun.source, SyncRun.stream)
     ).all()
     result: dict[tuple[str, str], datetime] = {}
-    for source, stream, finished in rows:
-        if isinstance(finished, str):  # func.max bypasses the column type on SQLite
-            finished = datetime.fromisoformat(finished)
-        if finished.tzinfo is None:
-            finished = finished.replace(tzinfo=UTC)
-        result[(source, stream)] = finished
+    for source, stream, value in rows:
+        # func.max may hand back the stored text on SQLite rather than the column type
+        finished: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        result[(source, stream)] = finished if finished.tzinfo else finished.replace(tzinfo=UTC)
     return result

@@ -284,7 +284,7 @@ def test_vendor_cost_and_negative_margin() -> None:
     assert rows == [("AV", 3000, 2000, False), ("BK", 12_000, -2000, True)]
 
 
-def test_contract_without_counts_is_over_billed_only_where_the_source_is_connected() -> None:
+def test_contract_without_counts_is_over_billed_only_where_the_source_reported() -> None:
     book = PureBook()
     book.product("WS", 4500)
     book.product("BACKUP", 900, category="backup")
@@ -293,6 +293,7 @@ def test_contract_without_counts_is_over_billed_only_where_the_source_is_connect
     book.client("Ivy", ninja="1")
     book.contract("Ivy", "WS", 5, date(2025, 1, 1))
     book.contract("Ivy", "BACKUP", 5, date(2025, 1, 1))  # no backup org mapped: not observable
+    book.count("ninja", "1", "servers", "2026-03", 2)  # ninja reported for Ivy, no workstation left
     assert gaps_of(book).select("product_code", "observed_qty", "status").rows() == [("WS", 0, "over_billed")]
 
 
