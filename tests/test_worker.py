@@ -15,7 +15,10 @@ from collectors.worker import Worker, WorkerOptions
 from mcc.schedules import parse_schedule
 from store.db import reading
 from store.models import Entity, SourceJob, SourceOrg, SyncRun
-from tests.test_worker_support import Running, fake, ninja_world, set_credentials, source_toml, wait_for  # noqa: F401
+from tests import test_worker_support as support
+from tests.test_worker_support import Running, ninja_world, set_credentials, source_toml, wait_for
+
+fake = support.fake
 
 FAST = HttpPolicy(
     timeout=2.0, connect_timeout=1.0, retries=1, backoff_factor=0.01, max_wait=0.2, total_wait=1.0
