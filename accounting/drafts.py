@@ -182,15 +182,15 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
         )
 
     # One-time back-bills: the newest decision on the gap must still be "back_bill".
-    for product_id, decision in sorted(latest.items(), key=lambda item: item[1].id):
-        if decision.action != "back_bill" or product_id is None:
+    for decided_product, decision in sorted(latest.items(), key=lambda item: item[1].id):
+        if decision.action != "back_bill" or decided_product is None:
             continue
         amount = decision.back_bill_cents
         if amount is None and decision.gap.get("back_bill_cents") is not None:
             amount = int(decision.gap["back_bill_cents"])
         if not amount:
             continue
-        product = products[product_id]
+        product = products[decided_product]
         months = back_bill_months(decision.gap, period)
         delta = decision.quantity if decision.quantity is not None else decision.gap.get("delta_qty")
         units = f"{delta} more than contracted, " if delta else ""
@@ -202,7 +202,7 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
                 quantity=Decimal(1),
                 unit_price_cents=amount,
                 amount_cents=amount,
-                product_id=product_id,
+                product_id=decided_product,
                 decision_id=decision.id,
                 note=decision.note or None,
             )

@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import ClassVar
 
@@ -35,8 +36,8 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("\t", " ").split())
 
 
-def _us(day: object) -> str:
-    return day.strftime("%m/%d/%Y")  # type: ignore[attr-defined]
+def _us(day: date) -> str:
+    return day.strftime("%m/%d/%Y")
 
 
 def iif(document: InvoiceDocument, income_account: str) -> str:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet, InvalidToken
@@ -106,9 +107,11 @@ class OAuthClient:
     def refresh(self) -> str:
         refresh_token = self._current_refresh_token()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        auth: tuple[str, str] | None = None
+        extra: dict[str, Any] = {}
         if self.basic_auth:
-            auth = (self.client_id.get_secret_value(), self.client_secret.get_secret_value())
+            extra["auth"] = httpx.BasicAuth(
+                self.client_id.get_secret_value(), self.client_secret.get_secret_value()
+            )
         else:
             form |= {
                 "client_id": self.client_id.get_secret_value(),
@@ -116,7 +119,7 @@ class OAuthClient:
             }
         try:
             response = self.http.post(
-                self.token_url, data=form, auth=auth, headers={"Accept": "application/json"}
+                self.token_url, data=form, headers={"Accept": "application/json"}, **extra
             )
         except httpx.HTTPError as error:
             raise OutcomeUnknown(

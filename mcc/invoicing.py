@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from accounting.base import Writer
 from accounting.drafts import PlannedLine, parse_period, plan_draft
@@ -177,7 +177,7 @@ def build_drafts(
     return result
 
 
-def _open_outbox(session: Any, invoice_id: int) -> OutboxEntry | None:
+def _open_outbox(session: Session, invoice_id: int) -> OutboxEntry | None:
     return session.scalars(
         select(OutboxEntry).where(
             OutboxEntry.invoice_id == invoice_id, OutboxEntry.state.in_(("pending", "sent"))
@@ -364,7 +364,7 @@ def get_invoice(engine: Engine, invoice_id: int) -> Invoice:
         return invoice
 
 
-INVOICE_SCHEMA = {
+INVOICE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "id": pl.Int64,
     "client_id": pl.Int64,
     "client": pl.String,

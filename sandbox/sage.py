@@ -155,12 +155,12 @@ class SageFake(Fake):
                 }
             )
         invoice_id = uuid.uuid4().hex
-        number = f"SI-{len(self.invoices) + 1}"
+        invoice_number = f"SI-{len(self.invoices) + 1}"
         created = {
             "id": invoice_id,
-            "displayed_as": number,
+            "displayed_as": invoice_number,
             "$path": f"/sales_invoices/{invoice_id}",
-            "invoice_number": number,
+            "invoice_number": invoice_number,
             "reference": invoice.get("reference"),
             "contact": {"id": contact, "displayed_as": self.contacts[contact]},
             "date": invoice.get("date"),
