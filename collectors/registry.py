@@ -17,6 +17,7 @@ def _load() -> None:
     from collectors import ninjaone  # noqa: F401
     from collectors import huntress  # noqa: F401
     from collectors import sentinelone  # noqa: F401
+    from collectors import datto_saas  # noqa: F401
 
 
 _load()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sandbox.huntress import HuntressFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.sentinelone import SentinelOneFake
+from sandbox.datto_saas import DattoSaasFake
 from sandbox.server import Fake
 
 
@@ -109,6 +110,46 @@ def _sentinelone_world() -> SentinelOneFake:
     return SentinelOneFake(sites, agents, api_token="s1-API-TOKEN-c0ffee42")
 
 
+def _datto_saas_world() -> DattoSaasFake:
+    customers = {
+        5001: ("Acme Dental", ["acme.example"], 60),
+        5002: ("Birch Legal", ["birch.example"], 25),
+        5003: ("Cedar Clinic", ["cedar.example", "cedar-old.example"], 10),
+    }
+    domains = [
+        {
+            "domain": domain,
+            "saasCustomerId": customer_id,
+            "saasCustomerName": name,
+            "organizationId": 145,
+            "organizationName": "Sandbox MSP",
+            "seatsUsed": seats,
+            "productType": "Office365",
+            "externalSubscriptionId": f"Classic:{customer_id}",
+            "retentionType": "ICR",
+        }
+        for customer_id, (name, names, seats) in customers.items()
+        for domain in names
+    ]
+    seat_types = ["User"] * 6 + ["SharedMailbox", "Site", "TeamSite", "Team"]
+    seats = {
+        customer_id: [
+            {
+                "mainId": f"user{n}@{names[0]}",
+                "name": f"User {n}",
+                "seatType": seat_types[n % len(seat_types)],
+                "seatState": "Active" if n % 13 else "Paused",
+                "billable": "1" if seat_types[n % len(seat_types)] in ("User", "SharedMailbox") else "",
+                "dateAdded": "2025-11-04T10:00:00Z",
+                "remoteId": f"{customer_id:04d}0000-0000-4000-8000-{n:012d}",
+            }
+            for n in range(count)
+        ]
+        for customer_id, (_, names, count) in customers.items()
+    }
+    return DattoSaasFake(domains, seats, public_key="datto-pub-3e9a", secret_key="datto-SECRET-77b1")
+
+
 VENDORS: dict[str, Harness] = {
     "ninjaone": Harness(
         kind="ninjaone",
@@ -142,5 +183,13 @@ VENDORS: dict[str, Harness] = {
         env={"API_KEY": "s1-API-TOKEN-c0ffee42"},
         paged_path="/web/api/v2.1/agents",
         expected={("900001", "agents"): 1485, ("900002", "agents"): 693, ("900003", "agents"): 99},
+    ),
+    "datto_saas": Harness(
+        kind="datto_saas",
+        make_fake=_datto_saas_world,
+        env={"API_KEY": "datto-pub-3e9a", "API_SECRET": "datto-SECRET-77b1"},
+        paged_path="/v1/saas/",  # unpaged: the domain list and one seat list per customer
+        expected={("5001", "seats"): 60, ("5002", "seats"): 25, ("5003", "seats"): 10},
+        secret_values=("datto-SECRET-77b1",),
     ),
 }
