@@ -28,6 +28,7 @@ from store.db import reading, transaction
 from store.models import Client, ClientOrg, SourceOrg, SyncRun, TimeEntry
 
 DEFAULT_MIN_SCORE = 90
+TIE_MARGIN = 3  # a runner-up this close to the best makes the suggestion ambiguous
 
 _SUFFIXES = {
     "inc", "incorporated", "llc", "l l c", "ltd", "limited", "corp", "corporation", "co", "company",
@@ -45,7 +46,7 @@ class Suggestion:
     client_id: int
     client: str
     score: int
-    ambiguous: bool = False  # another client matches equally well: never accepted automatically
+    ambiguous: bool = False  # another client matches about as well: never accepted automatically
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class MappedOrg:
 
 
 def normalise(name: str) -> str:
-    """'Acme Dental, Inc.' → 'acme dental'; '&' reads as 'and'."""
-    text = _PUNCTUATION.sub(" ", name.lower().replace("&", " and "))
+    """'Acme Dental, Inc.' → 'acme dental'; 'L.L.C.' → 'llc' (then dropped); '&' reads as 'and'."""
+    text = _PUNCTUATION.sub(" ", name.lower().replace("&", " and ").replace(".", ""))
     words = text.split()
     while len(words) > 1 and words[-1] in _SUFFIXES:
         words.pop()
@@ -102,7 +103,7 @@ def candidates(session: Session) -> Candidates:
             SourceOrg,
             (SourceOrg.source == ClientOrg.source) & (SourceOrg.external_id == ClientOrg.external_id),
         )
-    ).tuples()
+    )
     for client_id, name in aliases:
         if client_id in result and normalise(name):
             result[client_id][1].add(normalise(name))
@@ -120,7 +121,7 @@ def suggest_client(name: str, clients: Candidates) -> Suggestion | None:
     if not ranked:
         return None
     best, client_id, client_name = ranked[0]
-    ambiguous = len(ranked) > 1 and ranked[1][0] == best
+    ambiguous = len(ranked) > 1 and best - ranked[1][0] <= TIE_MARGIN
     return Suggestion(client_id, client_name, best, ambiguous)
 
 
@@ -175,21 +176,20 @@ def unmapped_orgs(
         )
         if source is not None:
             query = query.where(SourceOrg.source == source)
-        rows = session.scalars(query).all()
         clients = candidates(session)
+        result = [
+            _unmapped(
+                row.source,
+                row.external_id,
+                row.name,
+                suggest_client(row.name, clients),
+                row.first_seen,
+                row.last_seen,
+            )
+            for row in session.scalars(query)
+        ]
     order = {name: index for index, name in enumerate(config.source_names if config else [])}
-    rows = sorted(rows, key=lambda row: (order.get(row.source, len(order)), row.source, row.name.lower()))
-    return [
-        _unmapped(
-            row.source,
-            row.external_id,
-            row.name,
-            suggest_client(row.name, clients),
-            row.first_seen,
-            row.last_seen,
-        )
-        for row in rows
-    ]
+    return sorted(result, key=lambda row: (order.get(row.source, len(order)), row.source, row.name.lower()))
 
 
 def first_sync_suggestions(engine: Engine, config: Config, source: str) -> list[UnmappedOrg]:
@@ -210,7 +210,7 @@ def successful_runs(engine: Engine, source: str) -> int:
 def find_client(engine: Engine, name: str) -> tuple[int, str]:
     """A client by name (case-insensitive); an unknown name is an error with the closest names."""
     with reading(engine) as session:
-        clients = list(session.execute(select(Client.id, Client.name)).tuples())
+        clients = [(row.id, row.name) for row in session.execute(select(Client.id, Client.name))]
     for client_id, client_name in clients:
         if client_name.casefold() == name.strip().casefold():
             return client_id, client_name

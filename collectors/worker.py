@@ -260,7 +260,7 @@ class Worker:
                 errors.append(f"{source}/{stream}: {STOPPED}")
                 break
             result = self._sync(source, stream, "manual", request_id)
-            records += result.records
+            records += result.records if result.ok else 0  # what was stored
             if not result.ok:
                 errors.append(f"{source}/{stream}: {result.error}")
             jobs.note_unscheduled_run(
