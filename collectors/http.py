@@ -284,7 +284,8 @@ class Api:
             ) from None
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.json("GET", url, params=dict(params or {}))
+        # No params at all (not an empty dict): httpx would drop the query a next-page URL carries.
+        return self.json("GET", url, params=dict(params) if params else None)
 
     def pages(self, url: str, paging: Paginator, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of every page, following `paging` until it says there is no next page."""
@@ -307,6 +308,18 @@ class Api:
                 )
             yield from items
             request = paging.next(payload, items, page_url, page_params)
+            if request is not None and not self._same_origin(request[0]):
+                # A next-page link elsewhere would carry our bearer token to that host.
+                raise MalformedPayload(
+                    f"{self.name}: {_path(url)} named a next page on another host; stopping"
+                )
+
+    def _same_origin(self, url: str) -> bool:
+        target = httpx.URL(url)
+        if target.is_relative_url:
+            return True
+        base = self.client.base_url
+        return (target.scheme, target.host, target.port) == (base.scheme, base.host, base.port)
 
     def close(self) -> None:
         self.client.close()

@@ -119,7 +119,10 @@ class NextLink:
     def next(
         self, payload: Any, items: list[Any], url: str, params: dict[str, Any]
     ) -> tuple[str, dict[str, Any]] | None:
-        link = payload.get(self.link_path) if "." not in self.link_path else dig(payload, self.link_path)
+        # "@odata.nextLink" is one key with a dot in it; "pageDetails.nextPageUrl" is a path.
+        link = payload.get(self.link_path) if isinstance(payload, dict) else None
+        if link is None and "." in self.link_path:
+            link = dig(payload, self.link_path)
         return (str(link), {}) if link else None
 
 

@@ -14,10 +14,14 @@ def register(source: type[Source]) -> type[Source]:
 
 def _load() -> None:
     # Importing a vendor module registers it; add new vendors here.
-    from collectors import ninjaone  # noqa: F401
-    from collectors import huntress  # noqa: F401
-    from collectors import sentinelone  # noqa: F401
-    from collectors import datto_saas  # noqa: F401
+    from collectors import (  # noqa: F401
+        datto_rmm,
+        datto_saas,
+        huntress,
+        m365,
+        ninjaone,
+        sentinelone,
+    )
 
 
 _load()

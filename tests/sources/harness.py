@@ -6,13 +6,17 @@ Adding a vendor = one `Harness` entry in VENDORS; the conformance battery then r
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from sandbox.datto_rmm import DattoRmmFake
+from sandbox.datto_saas import DattoSaasFake
 from sandbox.huntress import HuntressFake
+from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.sentinelone import SentinelOneFake
-from sandbox.datto_saas import DattoSaasFake
 from sandbox.server import Fake
 
 
@@ -110,6 +114,114 @@ def _sentinelone_world() -> SentinelOneFake:
     return SentinelOneFake(sites, agents, api_token="s1-API-TOKEN-c0ffee42")
 
 
+def _datto_world() -> DattoRmmFake:
+    sites = [
+        {"id": n, "uid": f"site-{n}-uid", "name": name, "onDemand": False, "devicesStatus": {"numberOfDevices": 0}}
+        for n, name in ((1, "Acme Dental"), (2, "Birch Legal"), (3, "Deleted Devices"))
+    ]
+    categories = ["Desktop", "Desktop", "Laptop", "Desktop", "Server"]
+    devices = [
+        {
+            "id": 1000 + n, "uid": f"dev-{n}-uid", "siteId": 1 if n < 240 else 2,
+            "siteUid": "site-1-uid" if n < 240 else "site-2-uid", "siteName": "Acme Dental" if n < 240 else "Birch Legal",
+            "hostname": f"HOST-{n:03d}", "deviceClass": "printer" if n % 50 == 49 else "device",
+            "deviceType": {"category": categories[n % 5], "type": "Main System Chassis"},
+            "operatingSystem": "Microsoft Windows 11 Pro", "online": n % 7 != 0, "suspended": n == 5,
+            "deleted": False, "lastSeen": "2026-08-25T07:26:00Z" if n % 2 else 1787650000000,
+        }
+        for n in range(330)
+    ]
+    devices += [{"id": 5000, "uid": "dev-gone-uid", "siteId": 3, "siteUid": "site-3-uid", "siteName": "Deleted Devices",
+                 "hostname": "OLD-PC", "deviceClass": "device", "deleted": True}]
+    return DattoRmmFake(sites, devices, api_key="datto-key-5e21", api_secret="datto-SECRET-77aa", page_max=100)
+
+
+def graph_tenant_id(number: int) -> str:
+    return str(uuid.UUID(int=number * 1_000_000 + 999_999))
+
+
+def graph_tenant(number: int, name: str, staff: int, *, group: bool = True) -> dict[str, Any]:
+    """A realistic customer tenant: licensed staff (a few disabled leavers), service accounts without a
+    mailbox, shared mailboxes (one licensed for archiving), a room, equipment, guests, and a nested
+    "Managed Users" group."""
+
+    def uid(n: int) -> str:
+        return str(uuid.UUID(int=number * 1_000_000 + n))
+
+    spb, exchange, flow = uid(900_001), uid(900_002), uid(900_003)
+    users: list[dict[str, Any]] = []
+
+    def add(n: int, display: str, local: str, purpose: str | None, enabled: bool, skus: list[str], guest: bool = False) -> None:
+        user: dict[str, Any] = {
+            "id": uid(n), "displayName": display, "accountEnabled": enabled,
+            "userPrincipalName": f"{local}_ext#EXT#@t{number}.onmicrosoft.com" if guest else f"{local}@t{number}.example",
+            "userType": "Guest" if guest else "Member", "assignedLicenses": [{"skuId": s, "disabledPlans": []} for s in skus],
+        }
+        if purpose is not None:
+            user["mailboxSettings"] = {"userPurpose": purpose, "timeZone": "Eastern Standard Time"}
+        users.append(user)
+
+    for n in range(staff):
+        add(n, f"Staff Member {n}", f"staff{n}", "user", n % 25 != 24, [spb] if n % 10 else [spb, flow])
+    for n in range(3):
+        add(10_000 + n, f"Service Account {n}", f"svc{n}", None, True, [])
+    for n, box in enumerate(("info", "billing", "reception", "scans")):
+        add(20_000 + n, box.capitalize(), box, "shared", False, [exchange] if box == "billing" else [])
+    add(30_000, "Conference Room 1", "room1", "room", False, [])
+    add(30_001, "Projector 1", "projector1", "equipment", False, [])
+    add(40_000, "Auditor", "auditor", None, True, [], guest=True)
+    add(40_001, "Consultant", "consultant", "user", True, [], guest=True)
+    licensed_staff = staff
+    skus = [
+        {"skuId": spb, "skuPartNumber": "SPB", "consumedUnits": licensed_staff, "capabilityStatus": "Enabled", "appliesTo": "User",
+         "prepaidUnits": {"enabled": licensed_staff + 5, "suspended": 0, "warning": 0, "lockedOut": 0}},
+        {"skuId": exchange, "skuPartNumber": "EXCHANGESTANDARD", "consumedUnits": 1, "capabilityStatus": "Enabled",
+         "appliesTo": "User", "prepaidUnits": {"enabled": 2, "suspended": 0, "warning": 0, "lockedOut": 0}},
+        {"skuId": flow, "skuPartNumber": "FLOW_FREE", "consumedUnits": (staff + 9) // 10, "capabilityStatus": "Enabled",
+         "appliesTo": "User", "prepaidUnits": {"enabled": 10000, "suspended": 0, "warning": 0, "lockedOut": 0}},
+        {"skuId": uid(900_004), "skuPartNumber": "CRMSTANDARD", "consumedUnits": 0, "capabilityStatus": "Suspended",
+         "appliesTo": "User", "prepaidUnits": {"enabled": 0, "suspended": 5, "warning": 0, "lockedOut": 0}},
+    ]
+    groups = []
+    if group:
+        office = [uid(n) for n in range(0, staff, 2)]
+        remote = [uid(n) for n in range(1, staff, 4)]
+        groups = [
+            {"id": uid(50_000), "displayName": "Managed Users", "members": [*office, uid(50_001), uid(20_000)]},
+            {"id": uid(50_001), "displayName": "Remote Staff", "members": [*remote, office[0]]},
+        ]
+    return {"id": graph_tenant_id(number), "displayName": name, "defaultDomainName": f"t{number}.onmicrosoft.com",
+            "users": users, "subscribedSkus": skus, "groups": groups}
+
+
+def graph_group_size(staff: int) -> int:
+    """Users in "Managed Users" of graph_tenant(staff=...): even staff, odd staff 1, 5, 9..., and the info box."""
+    return len(range(0, staff, 2)) + len(range(1, staff, 4)) + 1
+
+
+PARTNER_TENANT = "00000000-0000-0000-0000-00000000beef"
+
+
+def _graph_world() -> GraphFake:
+    tenants = [graph_tenant(1, "Acme Dental", 230), graph_tenant(2, "Birch Legal", 40), graph_tenant(3, "Cedar Vet", 12, group=False)]
+    tenants[2]["contract"] = False  # read because the config lists it, not through the partner contracts
+    return GraphFake(tenants, client_id="graph-id-31c9", client_secret="graph-SECRET-c0de", partner_tenant=PARTNER_TENANT,
+                     page_max=100)
+
+
+def _graph_expected() -> dict[tuple[str, str], int]:
+    expected: dict[tuple[str, str], int] = {}
+    for number, staff, group in ((1, 230, True), (2, 40, True), (3, 12, False)):
+        tenant = graph_tenant_id(number)
+        expected[(tenant, "users")] = staff + 3 + 4 + 2
+        expected[(tenant, "licenses_assigned")] = staff + 1 + (staff + 9) // 10
+        expected[(tenant, "licenses_total")] = staff + 5 + 2 + 10000
+        if group:
+            expected[(tenant, "group_members")] = graph_group_size(staff)
+    return expected
+
+
+
 def _datto_saas_world() -> DattoSaasFake:
     customers = {
         5001: ("Acme Dental", ["acme.example"], 60),
@@ -183,6 +295,28 @@ VENDORS: dict[str, Harness] = {
         env={"API_KEY": "s1-API-TOKEN-c0ffee42"},
         paged_path="/web/api/v2.1/agents",
         expected={("900001", "agents"): 1485, ("900002", "agents"): 693, ("900003", "agents"): 99},
+    ),
+    "datto_rmm": Harness(
+        kind="datto_rmm",
+        make_fake=_datto_world,
+        env={"API_KEY": "datto-key-5e21", "API_SECRET": "datto-SECRET-77aa"},
+        paged_path="/api/v2/account/devices",
+        expected={("site-1-uid", "devices"): 239, ("site-2-uid", "devices"): 90},
+        secret_values=("datto-SECRET-77aa",),
+        auth_path="/auth/oauth/token",
+    ),
+    "m365": Harness(
+        kind="m365",
+        make_fake=_graph_world,
+        env={"CLIENT_ID": "graph-id-31c9", "CLIENT_SECRET": "graph-SECRET-c0de"},
+        paged_path="/users",
+        expected=_graph_expected(),
+        extra_toml=(
+            'auth_url = "{url}"\npartner_tenant = "' + PARTNER_TENANT + '"\n'
+            'tenants = ["' + graph_tenant_id(3) + '"]\ngroup = "Managed Users"'
+        ),
+        secret_values=("graph-SECRET-c0de",),
+        auth_path="/oauth2/v2.0/token",
     ),
     "datto_saas": Harness(
         kind="datto_saas",
