@@ -179,7 +179,7 @@ def gate(context: Context, page_paths: list[tuple[str, str]]) -> SignedIn:
             f"{_escape(user.username)} · {', '.join(user.roles)}</span></div>",
             unsafe_allow_html=True,
         )
-        if st.button("Sign out", key="sign_out", icon=":material/logout:", use_container_width=True):
+        if st.button("Sign out", key="sign_out", icon=":material/logout:", width="stretch"):
             sign_out(authenticator)
             st.rerun()
     return user

@@ -104,7 +104,7 @@ with left:
         )
         figure.update_layout(**common.PLOTLY_LAYOUT, height=max(260, 28 * per_client.height + 60))
         figure.update_xaxes(tickprefix="$", separatethousands=True, title=None)
-        st.plotly_chart(figure, use_container_width=True, key="leakage_by_client")
+        st.plotly_chart(figure, width="stretch", key="leakage_by_client")
         st.caption("Top 15 clients by monthly leakage. Open **Review** to decide on each gap.")
 
 # --- leakage over time ------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ with right:
         figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420)
         figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
         figure.update_xaxes(type="category", title=None)
-        st.plotly_chart(figure, use_container_width=True, key="leakage_over_time")
+        st.plotly_chart(figure, width="stretch", key="leakage_over_time")
         st.caption("Monthly under-billed amount by category, last 13 months.")
 
 # --- the biggest open gaps --------------------------------------------------------------------------
@@ -160,6 +160,6 @@ else:
             "Status": [common.STATUS_LABELS.get(s, s) for s in top["status"]],
         },
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="top_gaps",
     )

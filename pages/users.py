@@ -37,7 +37,7 @@ st.dataframe(
         for p in people
     ],
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
     key="users_table",
 )
 st.caption(" · ".join(f"**{role}**: {text}" for role, text in ROLE_HELP.items()))

@@ -37,6 +37,9 @@ def prepare(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     st.cache_data.clear()
     st.cache_resource.clear()
     only_navigation(monkeypatch)
+    from streamlit import config
+
+    config.set_option("client.showErrorDetails", "full")  # tests want the real message
 
 
 def only_navigation(monkeypatch: pytest.MonkeyPatch) -> None:
