@@ -46,6 +46,7 @@ class EnvVar:
     purpose: str
     required: bool = True
     is_set: bool = False
+    problem: str = ""  # set but unusable, e.g. a key shorter than required
 
 
 def _set_keys(prefix_name: str, keys: tuple[str, ...]) -> set[str]:
@@ -88,12 +89,10 @@ def app_env() -> list[EnvVar]:
     env = Environment()
     cookie = env.cookie_key.get_secret_value() if env.cookie_key else ""
     secret = env.secret_key.get_secret_value() if env.secret_key else ""
+    short = "shorter than 32 bytes" if cookie and len(cookie.encode()) < 32 else ""
     return [
         EnvVar(
-            "MCC_COOKIE_KEY",
-            "signs the app's sign-in cookies; at least 32 bytes",
-            True,
-            len(cookie.encode()) >= 32,
+            "MCC_COOKIE_KEY", "signs the app's sign-in cookies; at least 32 bytes", True, bool(cookie), short
         ),
         EnvVar(
             "MCC_SECRET_KEY", "encrypts the accounting refresh token kept in the database", True, bool(secret)
@@ -271,11 +270,17 @@ def _explain_auth(source: SourceConfig, collector: Any, text: str) -> tuple[str,
             vendor_hint or f"see docs/sources/{source.kind}.md for the scopes to grant",
         )
     if status in (400, 401, 403) or status is None:
-        region = _base_url_hint(source.kind)
-        hint = vendor_hint or (
-            f"if they are right, check that base_url ({source.url}) is the host the credentials belong to; {region}"
+        if vendor_hint:
+            return credentials, vendor_hint
+        if GUIDES.get(source.kind, Guide()).regional:
+            return credentials, (
+                f"if they are right, check that base_url ({source.url}) is the host the credentials belong to; "
+                + _base_url_hint(source.kind)
+            )
+        return credentials, (
+            "check that the values were copied whole and are still current (a regenerated secret ends the old one); "
+            f"where to create them: docs/sources/{source.kind}.md"
         )
-        return credentials, hint
     return text, vendor_hint
 
 
@@ -302,11 +307,13 @@ class Guide:
     example_base_url: str = ""  # shown (commented) when the kind has no default host
     auth_url: str = ""  # the default token host, when it differs from base_url
     extra: tuple[str, ...] = ()  # commented kind-specific settings
+    regional: bool = False  # credentials belong to one of several hosts
 
 
 # Hosts are from shared research of each vendor's published docs and SDKs (docs/sources/<kind>.md).
 GUIDES: dict[str, Guide] = {
     "ninjaone": Guide(
+        regional=True,
         hosts=(
             "NinjaOne instance: https://app.ninjarmm.com (US), https://us2.ninjarmm.com (US2),",
             "https://eu.ninjarmm.com (EU), https://ca.ninjarmm.com (Canada), https://oc.ninjarmm.com (Oceania),",
@@ -314,6 +321,7 @@ GUIDES: dict[str, Guide] = {
         ),
     ),
     "datto_rmm": Guide(
+        regional=True,
         hosts=(
             "Datto RMM platform API host: https://<platform>-api.centrastage.net, platform one of",
             "pinotage, merlot, concord, vidal, zinfandel, syrah (the API URL shown next to your API keys).",
@@ -321,6 +329,7 @@ GUIDES: dict[str, Guide] = {
         example_base_url="https://merlot-api.centrastage.net",
     ),
     "m365": Guide(
+        regional=True,
         hosts=(
             "Microsoft Graph: https://graph.microsoft.com/v1.0 (worldwide); US Government:",
             "https://graph.microsoft.us/v1.0 with auth_url https://login.microsoftonline.us;",
@@ -338,6 +347,7 @@ GUIDES: dict[str, Guide] = {
     ),
     "huntress": Guide(hosts=("Huntress has one API host (https://api.huntress.io); no regional hosts.",)),
     "sentinelone": Guide(
+        regional=True,
         hosts=(
             "Your SentinelOne console: https://<console>.sentinelone.net, e.g. https://usea1-acme.sentinelone.net.",
         ),

@@ -258,6 +258,7 @@ def test_sources_list_shows_hosts_schedules_and_which_env_vars_are_set(
     ninja: Ninja, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MCC_NINJA_EU_CLIENT_ID")
+    monkeypatch.setenv("MCC_COOKIE_KEY", "too-short-a-key")
     result = runner.invoke(app, ["sources", "list"])
     assert result.exit_code == 0, result.output
     output = result.output
@@ -267,7 +268,8 @@ def test_sources_list_shows_hosts_schedules_and_which_env_vars_are_set(
     assert "MCC_NINJA_EU_CLIENT_ID (missing)" in output
     assert "MCC_NINJA_EU_CLIENT_SECRET (set)" in output
     assert SECRET not in output
-    assert "MCC_COOKIE_KEY" in output
+    assert "MCC_COOKIE_KEY (set, but shorter than 32 bytes)" in output
+    assert "too-short-a-key" not in output
 
 
 def test_a_refused_scope_is_named(ninja: Ninja) -> None:
@@ -276,3 +278,41 @@ def test_a_refused_scope_is_named(ninja: Ninja) -> None:
     assert not check.ok
     assert check.message == "the NinjaOne API client lacks a scope MCC asks for"
     assert check.hint == "see docs/sources/ninjaone.md for the scopes to grant"
+
+
+# --- every vendor with a fake -------------------------------------------------------------------
+
+
+@pytest.fixture(params=sorted(VENDORS))
+def any_vendor(request: pytest.FixtureRequest, write_config, monkeypatch: pytest.MonkeyPatch):
+    harness = VENDORS[request.param]
+    fake = harness.make_fake()
+    url = fake.start()
+    config = write_config(
+        f'[[sources]]\nname = "src"\nkind = "{harness.kind}"\nbase_url = "{url}"\n{harness.extra_toml.format(url=url)}\n'
+    )
+    for key, value in harness.env.items():
+        monkeypatch.setenv(f"MCC_SRC_{key}", value)
+    yield harness, config
+    fake.stop()
+
+
+def test_every_vendor_connects_and_lists_organisations(any_vendor) -> None:
+    harness, config = any_vendor
+    check = onboarding.test_source(config, "src", policy=FAST)
+    assert check.ok, check.message
+    assert check.orgs_seen >= 1 and check.sample_orgs
+
+
+def test_every_vendor_explains_wrong_credentials_without_echoing_them(
+    any_vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness, config = any_vendor
+    wrong = {key: f"wrong-{key}-4d9e1c" for key in harness.env}
+    for key, value in wrong.items():
+        monkeypatch.setenv(f"MCC_SRC_{key}", value)
+    check = onboarding.test_source(config, "src", policy=FAST)
+    assert not check.ok
+    assert check.message.startswith(("credentials rejected", "the API user lacks permission")), check.message
+    shown = f"{check.message} {check.hint}"
+    assert not any(value in shown for value in (*wrong.values(), *harness.secret_values))

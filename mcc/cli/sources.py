@@ -19,7 +19,15 @@ sources = typer.Typer(no_args_is_help=True, help="The vendors MCC reads: list th
 def _env_text(variables: tuple[onboarding.EnvVar, ...] | list[onboarding.EnvVar]) -> str:
     parts = []
     for variable in variables:
-        state = "set" if variable.is_set else "missing" if variable.required else "not set, optional"
+        state = (
+            f"set, but {variable.problem}"
+            if variable.problem
+            else "set"
+            if variable.is_set
+            else "missing"
+            if variable.required
+            else "not set, optional"
+        )
         parts.append(f"{variable.name} ({state})")
     return "\n".join(parts) or "none"
 
@@ -65,14 +73,15 @@ def test_command(
 
     config = load_config()
     failed = 0
-    for check in onboarding.test_sources(config, list(name or [])):
+    checks = onboarding.test_sources(config, list(name or []))
+    for check in checks:
         mark = "ok  " if check.ok else "FAIL"
         typer.echo(f"{mark} {check.name} ({check.kind}, {check.seconds:.1f} s): {check.message}")
         if check.hint:
             typer.echo(f"     hint: {check.hint}")
         failed += not check.ok
     if failed:
-        typer.echo(f"{failed} of the sources failed", err=True)
+        typer.echo(f"{failed} of {len(checks)} source(s) failed", err=True)
         raise typer.Exit(1)
 
 
