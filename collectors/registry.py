@@ -20,6 +20,7 @@ def _load() -> None:
         huntress,
         m365,
         ninjaone,
+        pax8,
         sentinelone,
     )
 

@@ -16,6 +16,7 @@ from sandbox.datto_saas import DattoSaasFake
 from sandbox.huntress import HuntressFake
 from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
+from sandbox.pax8 import Pax8Fake
 from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 
@@ -262,6 +263,42 @@ def _datto_saas_world() -> DattoSaasFake:
     return DattoSaasFake(domains, seats, public_key="datto-pub-3e9a", secret_key="datto-SECRET-77b1")
 
 
+def _pax8_world() -> Pax8Fake:
+    companies = [
+        {"id": f"0f6c1a52-3b7e-4c1e-9a51-00000000000{n}", "name": name, "status": "Active"}
+        for n, name in ((1, "Acme Dental"), (2, "Birch Legal"), (3, "Cedar Clinic"))
+    ]
+    products = [
+        {"id": "1810aea9-0c95-421d-a77a-7ebccdfa2f6c", "name": "Microsoft 365 Business Standard"},
+        {"id": "2d3432cb-5a61-4f87-a197-7ea8e2227aeb", "name": "Google Workspace Business Starter"},
+        {"id": "3e55c1d0-7d1a-4b7e-9c2f-0c3a5d6e7f80", "name": "Microsoft 365 Business Premium"},
+        {"id": "4a1b2c3d-1111-4222-8333-444455556666", "name": "Acronis Cyber Protect Cloud"},
+    ]
+    costs = [10.20, 5.04, 18.7425, 3]
+    subscriptions = []
+    for n in range(450):
+        product = products[n % 4]
+        row = {
+            "id": f"09ac6f1d-c30a-4d03-9882-{n:012d}",
+            "companyId": companies[n % 3]["id"],
+            "productId": "retired-product" if n == 5 else product["id"],
+            "quantity": 1 + n % 7,
+            "startDate": "2025-01-01T08:30:00Z",
+            "billingStart": "2025-01-01",
+            "status": "Cancelled" if n % 10 == 9 else "Active",
+            "price": 22,
+            "partnerCost": costs[n % 4],
+            "currencyCode": "USD",
+            "billingTerm": "Monthly",
+        }
+        if n % 5:  # Pax8 omits fields rather than sending null; these need the product lookup
+            row["productName"] = product["name"]
+        subscriptions.append(row)
+    return Pax8Fake(
+        companies, subscriptions, products, client_id="pax8-id-0c1d", client_secret="pax8-SECRET-e5f6"
+    )
+
+
 VENDORS: dict[str, Harness] = {
     "ninjaone": Harness(
         kind="ninjaone",
@@ -325,5 +362,18 @@ VENDORS: dict[str, Harness] = {
         paged_path="/v1/saas/",  # unpaged: the domain list and one seat list per customer
         expected={("5001", "seats"): 60, ("5002", "seats"): 25, ("5003", "seats"): 10},
         secret_values=("datto-SECRET-77b1",),
+    ),
+    "pax8": Harness(
+        kind="pax8",
+        make_fake=_pax8_world,
+        env={"CLIENT_ID": "pax8-id-0c1d", "CLIENT_SECRET": "pax8-SECRET-e5f6"},
+        paged_path="/v1/subscriptions",
+        expected={
+            ("0f6c1a52-3b7e-4c1e-9a51-000000000001", "subscriptions"): 541,
+            ("0f6c1a52-3b7e-4c1e-9a51-000000000002", "subscriptions"): 534,
+            ("0f6c1a52-3b7e-4c1e-9a51-000000000003", "subscriptions"): 541,
+        },
+        secret_values=("pax8-SECRET-e5f6",),
+        auth_path="/v1/token",
     ),
 }
