@@ -19,6 +19,7 @@ from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Produ
 
 TIME_CATEGORIES = ("time", "labor", "labour")
 TIME_CODES = ("TIME", "LABOR", "LABOUR")
+WITHDRAWS_BACK_BILL = ("write_off", "defer")
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,17 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
         .where(Decision.client_id == client.id, Decision.period == period)
         .order_by(Decision.id)
     ).all()
-    latest: dict[int | None, Decision] = {}
+    # Append-only: per gap, the newest bump annotates the recurring line, and the newest back-bill is
+    # billed unless a later write-off or deferral on the same gap withdrew it.
+    bumps: dict[int | None, Decision] = {}
+    back_bills: dict[int | None, Decision] = {}
     for decision in decisions:
-        latest[decision.product_id] = decision  # append-only: the newest decision on a gap wins
+        if decision.action == "bump":
+            bumps[decision.product_id] = decision
+        elif decision.action == "back_bill":
+            back_bills[decision.product_id] = decision
+        elif decision.action in WITHDRAWS_BACK_BILL:
+            back_bills.pop(decision.product_id, None)
     for product_id, contract in sorted(in_force.items(), key=lambda item: products[item[0]].code):
         product = products[product_id]
         if contract.quantity <= 0:
@@ -161,9 +170,9 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
         price = (
             contract.unit_price_cents if contract.unit_price_cents is not None else product.unit_price_cents
         )
-        bump = latest.get(product_id)
+        bump = bumps.get(product_id)
         note = None
-        if bump is not None and bump.action == "bump":
+        if bump is not None:
             note = f"quantity corrected to {contract.quantity} ({bump.author})" + (
                 f": {bump.note}" if bump.note else ""
             )
@@ -176,14 +185,14 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
                 unit_price_cents=price,
                 amount_cents=contract.quantity * price,
                 product_id=product_id,
-                decision_id=bump.id if bump is not None and bump.action == "bump" else None,
+                decision_id=bump.id if bump is not None else None,
                 note=note,
             )
         )
 
-    # One-time back-bills: the newest decision on the gap must still be "back_bill".
-    for decided_product, decision in sorted(latest.items(), key=lambda item: item[1].id):
-        if decision.action != "back_bill" or decided_product is None:
+    # One-time back-bills.
+    for decided_product, decision in sorted(back_bills.items(), key=lambda item: item[1].id):
+        if decided_product is None:
             continue
         amount = decision.back_bill_cents
         if amount is None and decision.gap.get("back_bill_cents") is not None:
@@ -192,13 +201,11 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
             continue
         product = products[decided_product]
         months = back_bill_months(decision.gap, period)
-        delta = decision.quantity if decision.quantity is not None else decision.gap.get("delta_qty")
-        units = f"{delta} more than contracted, " if delta else ""
         plan.lines.append(
             PlannedLine(
                 kind="back_bill",
                 item_code=product.code,
-                description=f"Back-bill {product.name}: {units}{months_text(months)}",
+                description=f"Back-bill {product.name}, under-billed {months_text(months)}",
                 quantity=Decimal(1),
                 unit_price_cents=amount,
                 amount_cents=amount,

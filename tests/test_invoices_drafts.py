@@ -33,8 +33,7 @@ def test_drafts_hold_recurring_back_bill_and_time_lines_exact_to_the_cent(engine
     ]
     back_bill = acme.lines[2]
     assert (
-        back_bill.description
-        == "Back-bill Managed workstation: 32 more than contracted, Dec 2025 – Feb 2026 (3 months)"
+        back_bill.description == "Back-bill Managed workstation, under-billed Dec 2025 – Feb 2026 (3 months)"
     )
     assert back_bill.note == "agreed with Dr. Acme"
     assert acme.lines[3].description == "2026-03-04 · Dana Smith · 1.5 h @ 150.00 — printer VLAN"
