@@ -133,7 +133,7 @@ class DattoRmm(Source):
             if device is not None:
                 yield device
 
-    def permission_hint(self, error: Exception) -> str | None:
+    def permission_hint(self, error: Exception | str) -> str | None:
         text = str(error)
         if "HTTP 403" in text and "/api/" in text:
             return (

@@ -408,7 +408,7 @@ class Microsoft365(Source):
 
     # -- plain-words errors for `mcc sources test` -------------------------------------------------
 
-    def permission_hint(self, error: Exception) -> str | None:
+    def permission_hint(self, error: Exception | str) -> str | None:
         text = str(error)
         if "AADSTS700016" in text:
             return (
