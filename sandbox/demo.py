@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,8 +19,10 @@ from sqlalchemy.orm import Session
 from collectors.sync import SyncResult, sync_source
 from mcc.config import Config, env_var, load_config
 from mcc.permissions import Actor
-from sandbox.demo_book import book_toml
+from sandbox.demo_book import PRODUCTS, book_toml
 from sandbox.ninjaone import NinjaOneFake
+from sandbox.quickbooks import QuickBooksFake
+from sandbox.quickbooks import QuickBooksFake
 from sandbox.server import Fake
 from sandbox.world import (
     World,
@@ -256,16 +260,63 @@ def seed(
     return results
 
 
-def prepare(
-    directory: Path, port_base: int = 8701, today: date | None = None
-) -> tuple[Config, World, list[VendorSandbox]]:
-    """Start the sandbox and write a fresh demo database and mcc.toml under `directory`."""
+def start_quickbooks(world: World, port: int) -> tuple[QuickBooksFake, str, dict[str, str]]:
+    """The sandbox QuickBooks Online company the demo pushes invoices to: the demo clients as customers,
+    one item per product code."""
+    fake = QuickBooksFake()
+    fake.seed(
+        {client.accounting_id: client.name for client in world.clients}, [p.code for p in PRODUCTS] + ["TIME"]
+    )
+    url = fake.start(port=port)
+    toml = "\n".join(
+        [
+            "[accounting]",
+            'kind = "quickbooks"',
+            f'base_url = "{url}"',
+            f'auth_url = "{url}"',
+            f'realm_id = "{fake.realm_id}"',
+        ]
+    )
+    env = {
+        "MCC_QUICKBOOKS_CLIENT_ID": fake.client_id,
+        "MCC_QUICKBOOKS_CLIENT_SECRET": fake.client_secret,
+        "MCC_QUICKBOOKS_REFRESH_TOKEN": fake.latest_refresh_token,
+    }
+    return fake, toml, env
+
+
+@dataclass
+class Demo:
+    config: Config
+    world: World
+    vendors: list[VendorSandbox]
+    quickbooks: QuickBooksFake
+    env: dict[str, str]
+
+    def stop(self) -> None:
+        for vendor in self.vendors:
+            vendor.fake.stop()
+        self.quickbooks.stop()
+
+
+def prepare(directory: Path, port_base: int = 8701, today: date | None = None) -> Demo:
+    """Start the sandbox and write a fresh demo database and mcc.toml under `directory`; the credentials
+    the sandbox expects are put in this process's environment (and returned for child processes)."""
     world = generate(today or date.today())
     vendors = build_vendors(world)
     start_vendors(vendors, port_base)
+    quickbooks, accounting, accounting_env = start_quickbooks(
+        world, port_base + len(vendors) if port_base else 0
+    )
     database = directory / "mcc.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    path = write_demo_config(directory / "mcc.toml", f"sqlite:///{database.resolve()}", vendors)
-    os.environ.update(demo_env(vendors))
-    return load_config(path), world, vendors
+    path = write_demo_config(directory / "mcc.toml", f"sqlite:///{database.resolve()}", vendors, accounting)
+    env = {
+        **demo_env(vendors),
+        **accounting_env,
+        "MCC_SECRET_KEY": secrets.token_urlsafe(48),
+        "MCC_DEMO": "1",
+    }
+    os.environ.update(env)
+    return Demo(load_config(path), world, vendors, quickbooks, env)

@@ -119,6 +119,16 @@ def book_toml(
             if where:
                 out.append(f"where = {where}")
             out.append("")
+    out += [
+        "[[products]]",
+        'code = "TIME"',
+        'name = "Technical support (hourly)"',
+        'unit_price = "150.00"',
+        'policy = "end"',
+        "tolerance = 0",
+        'category = "time"',
+        "",
+    ]
     codes = {p.code for p in products}
     for client in world.clients:
         out += [

@@ -29,14 +29,16 @@ def demo(
 
     console = Console()
     with console.status("starting the vendor sandbox and seeding the demo book…"):
-        config, _world, vendors = prepare(directory, port_base=sandbox_port)
-        seed(config, _world, vendors, report=lambda line: console.print(f"  {line}"))
-    env = {**os.environ, "MCC_CONFIG": str(config.path), "MCC_DEMO": "1"}
+        stack = prepare(directory, port_base=sandbox_port)
+        seed(stack.config, stack.world, stack.vendors, report=lambda line: console.print(f"  {line}"))
+    config, vendors = stack.config, stack.vendors
+    env = {**os.environ, **stack.env, "MCC_CONFIG": str(config.path)}
     logins = "\n".join(
         f"  {user:<9} {DEMO_PASSWORD}   ({', '.join(roles)})" for user, (_name, roles) in DEMO_USERS.items()
     )
     if not serve:
         console.print(f"demo seeded: MCC_CONFIG={config.path}")
+        stack.stop()
         return
     children = [
         subprocess.Popen([sys.executable, "-m", "mcc", "worker"], env=env),
@@ -45,7 +47,8 @@ def demo(
     console.print(
         Panel(
             f"Open [bold]http://localhost:{port}[/bold]\n\nSign in as:\n{logins}\n\n"
-            f"Vendor sandbox: {', '.join(f'{v.name} {v.fake.url}' for v in vendors)}\n"
+            f"Vendor sandbox: {', '.join(f'{v.name} {v.fake.url}' for v in vendors)}, "
+            f"QuickBooks {stack.quickbooks.url}\n"
             f"Config: {config.path}   (Ctrl-C stops everything)",
             title="Morton Command Center demo is running",
         )
@@ -71,8 +74,7 @@ def demo(
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
-        for vendor in vendors:
-            vendor.fake.stop()
+        stack.stop()
 
 
 def register(app: typer.Typer) -> None:
