@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +20,6 @@ from mcc.config import Config, env_var, load_config
 from mcc.permissions import Actor
 from sandbox.demo_book import PRODUCTS, book_toml
 from sandbox.ninjaone import NinjaOneFake
-from sandbox.quickbooks import QuickBooksFake
 from sandbox.quickbooks import QuickBooksFake
 from sandbox.server import Fake
 from sandbox.world import (
