@@ -20,7 +20,7 @@ from mcc.permissions import Actor
 from mcc.reconciliation import Reconciliation, reconcile_period
 from mcc.reconciliation import history as leakage_history
 from store.db import reading
-from store.models import AuditEvent, Decision, SyncRun
+from store.models import AuditEvent, Client, Decision, SyncRun, TimeEntry
 
 if TYPE_CHECKING:
     from pages.auth import SignedIn
@@ -264,3 +264,64 @@ def period() -> str:
     """The period chosen in the sidebar (app.py draws the picker before the page runs)."""
     value = st.session_state.get("period")
     return str(value) if value else recent_periods()[0]
+
+
+@st.cache_data(ttl=300, max_entries=16, show_spinner=False)
+def open_time_entries(client_id: int, data: DataVersion) -> pl.DataFrame:
+    """A client's time not yet invoiced or written off (approved or not)."""
+    with reading(context().reader) as session:
+        rows = session.execute(
+            select(
+                TimeEntry.id,
+                TimeEntry.day,
+                TimeEntry.person,
+                TimeEntry.hours,
+                TimeEntry.rate_cents,
+                TimeEntry.billable,
+                TimeEntry.note,
+                TimeEntry.approved_by,
+                TimeEntry.source,
+            )
+            .where(
+                TimeEntry.client_id == client_id,
+                TimeEntry.invoice_id.is_(None),
+                TimeEntry.vendor_invoiced.is_(False),
+                TimeEntry.written_off_at.is_(None),
+            )
+            .order_by(TimeEntry.day.desc(), TimeEntry.id)
+        ).all()
+    return pl.DataFrame(
+        [
+            {
+                "id": r[0],
+                "day": r[1],
+                "person": r[2],
+                "hours": str(r[3]),
+                "rate_cents": r[4],
+                "billable": r[5],
+                "note": r[6],
+                "approved_by": r[7],
+                "source": r[8],
+            }
+            for r in rows
+        ],
+        schema={
+            "id": pl.Int64,
+            "day": pl.Date,
+            "person": pl.String,
+            "hours": pl.String,
+            "rate_cents": pl.Int64,
+            "billable": pl.Boolean,
+            "note": pl.String,
+            "approved_by": pl.String,
+            "source": pl.String,
+        },
+    )
+
+
+@st.cache_data(ttl=300, max_entries=4, show_spinner=False)
+def clients(data: DataVersion) -> dict[int, str]:
+    with reading(context().reader) as session:
+        return {
+            cid: name for cid, name in session.execute(select(Client.id, Client.name).order_by(Client.name))
+        }

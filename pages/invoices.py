@@ -182,9 +182,11 @@ if invoice.lines and editable:
                     st.rerun()
 
 left, right, _ = st.columns([1, 1, 3])
-if invoice.status == "draft" and left.button(
-    "Approve", key="approve_invoice", type="primary", disabled=not may_invoice
-) and actions.approve_invoice(invoice.id) is not None:
+if (
+    invoice.status == "draft"
+    and left.button("Approve", key="approve_invoice", type="primary", disabled=not may_invoice)
+    and actions.approve_invoice(invoice.id) is not None
+):
     st.rerun()
 if invoice.status in ("approved", "failed") and right.button(
     "Retry push" if invoice.status == "failed" else f"Push to {target}",

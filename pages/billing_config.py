@@ -1,0 +1,227 @@
+"""Billing config: products, contracts (editable; a change closes the old line so history stays),
+mappings, exclusions, and book / contracts-CSV import and export with the CLI's validation."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pandas as pd
+import polars as pl
+import streamlit as st
+from sqlalchemy import select
+
+from mcc.money import to_str
+from pages import common
+from store.book import export_book, import_file
+from store.book_csv import export_contracts_csv
+from store.db import reading
+from store.models import Client, Contract, Exclusion, Mapping, Product
+
+user = common.require_user()
+ctx = common.context()
+data = common.version()
+common.header(
+    "Billing config", "What each client is contracted for, what feeds each product, and what is excluded."
+)
+common.flash()
+may_edit = user.has("admin")
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def book(version: int) -> dict[str, pl.DataFrame]:
+    with reading(ctx.reader) as session:
+        products = [
+            {
+                "Code": p.code,
+                "Name": p.name,
+                "Unit price": to_str(p.unit_price_cents),
+                "Unit cost": to_str(p.unit_cost_cents),
+                "Category": p.category or "",
+                "Policy": p.policy,
+                "Tolerance": f"{p.tolerance_bp / 100:g}%"
+                if p.tolerance_bp is not None
+                else str(p.tolerance_units),
+            }
+            for p in session.scalars(select(Product).order_by(Product.code))
+        ]
+        codes = {p.id: p.code for p in session.scalars(select(Product))}
+        names = {c.id: c.name for c in session.scalars(select(Client))}
+        contracts = [
+            {
+                "client": names[c.client_id],
+                "product": codes[c.product_id],
+                "quantity": c.quantity,
+                "start": c.start,
+                "end": c.end,
+                "unit_price": to_str(c.unit_price_cents) or "",
+                "by": c.created_by or "",
+            }
+            for c in session.scalars(
+                select(Contract).order_by(Contract.client_id, Contract.product_id, Contract.start)
+            )
+        ]
+        mappings = [
+            {
+                "Product": codes[m.product_id],
+                "Source": m.source,
+                "Metric": m.metric,
+                "Where": ", ".join(f"{k} in {v}" for k, v in (m.where or {}).items()),
+            }
+            for m in session.scalars(select(Mapping).order_by(Mapping.product_id))
+        ]
+        exclusions = [
+            {
+                "Client": names[e.client_id],
+                "Source": e.source,
+                "Entity": e.entity_external_id or "",
+                "Rule": ", ".join(f"{k}={v}" for k, v in (e.where or {}).items()),
+                "Reason": e.reason,
+                "By": e.author,
+                "When": e.created_at.strftime("%Y-%m-%d"),
+            }
+            for e in session.scalars(
+                select(Exclusion).where(Exclusion.revoked_at.is_(None)).order_by(Exclusion.client_id)
+            )
+        ]
+    return {
+        "products": pl.DataFrame(products),
+        "contracts": pl.DataFrame(
+            contracts,
+            schema={
+                "client": pl.String,
+                "product": pl.String,
+                "quantity": pl.Int64,
+                "start": pl.Date,
+                "end": pl.Date,
+                "unit_price": pl.String,
+                "by": pl.String,
+            },
+        ),
+        "mappings": pl.DataFrame(mappings),
+        "exclusions": pl.DataFrame(exclusions),
+    }
+
+
+frames = book(data.audit)
+tab_contracts, tab_products, tab_mappings, tab_exclusions, tab_files = st.tabs(
+    ["Contracts", "Products", "Mappings", "Exclusions", "Import / export"]
+)
+
+with tab_contracts:
+    contracts = frames["contracts"]
+    if contracts.height == 0:
+        common.empty_state("No contracts yet", "Import a book or a contracts CSV under Import / export.")
+    else:
+        show_history = st.toggle("Show closed lines (history)", value=False, key="contracts_history")
+        current = contracts if show_history else contracts.filter(pl.col("end").is_null())
+        search = st.text_input("Find a client", key="contracts_search")
+        if search:
+            current = current.filter(
+                pl.col("client").str.to_lowercase().str.contains(search.lower(), literal=True)
+            )
+        st.caption(
+            "Change a quantity or price and save: the open line is closed the day before the new start, so history and back-billing stay right."
+        )
+        edited = st.data_editor(
+            current.to_pandas(),
+            hide_index=True,
+            width="stretch",
+            disabled=["client", "product", "end", "by"] if may_edit else True,
+            column_config={
+                "start": st.column_config.DateColumn("start"),
+                "end": st.column_config.DateColumn("end"),
+            },
+            key="contracts_editor",
+        )
+        effective = st.date_input(
+            "Changes start on", value=datetime.now(UTC).date().replace(day=1), key="contracts_effective"
+        )
+        if st.button("Save contract changes", key="contracts_save", type="primary", disabled=not may_edit):
+            original = current.to_pandas()
+            changed = edited[
+                (edited["quantity"] != original["quantity"])
+                | (edited["unit_price"].fillna("") != original["unit_price"].fillna(""))
+            ]
+            if changed.empty:
+                st.info("Nothing changed.")
+            else:
+                sheet = io.StringIO()
+                pd.DataFrame(
+                    {
+                        "client": changed["client"],
+                        "product": changed["product"],
+                        "quantity": changed["quantity"],
+                        "start": effective.isoformat(),
+                        "end": "",
+                        "unit_price": changed["unit_price"].fillna(""),
+                    }
+                ).to_csv(sheet, index=False)
+                summary = common.attempt(
+                    lambda: import_file(
+                        ctx.engine,
+                        ctx.config,
+                        sheet.getvalue().encode(),
+                        common.actor(),
+                        name="contracts-edit.csv",
+                    ),
+                    success=f"{len(changed)} contract line(s) changed from {effective}",
+                )
+                if summary is not None:
+                    st.rerun()
+        if not may_edit:
+            st.caption("Editing the billing configuration needs the admin role.")
+
+with tab_products:
+    if frames["products"].height:
+        st.dataframe(frames["products"], hide_index=True, width="stretch", key="products_table")
+    else:
+        common.empty_state("No products yet", "Products come from the book file.")
+with tab_mappings:
+    if frames["mappings"].height:
+        st.dataframe(frames["mappings"], hide_index=True, width="stretch", key="mappings_table")
+    else:
+        common.empty_state("No mappings yet", "Mappings say which source metric feeds which product.")
+with tab_exclusions:
+    if frames["exclusions"].height:
+        st.dataframe(frames["exclusions"], hide_index=True, width="stretch", key="exclusions_table")
+    else:
+        common.empty_state("No exclusions", "Exclude shared mailboxes or spare devices from Review.")
+
+with tab_files:
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Import**")
+        st.caption(
+            "A book (.toml) or a contracts sheet (.csv). All or nothing: an error names the file, line and field, and nothing is written."
+        )
+        upload = st.file_uploader(
+            "Book or contracts file", type=["toml", "csv"], key="book_upload", disabled=not may_edit
+        )
+        if upload is not None and st.button(
+            "Import", key="book_import", type="primary", disabled=not may_edit
+        ):
+            summary = common.attempt(
+                lambda: import_file(
+                    ctx.engine, ctx.config, upload.getvalue(), common.actor(), name=upload.name
+                )
+            )
+            if summary is not None:
+                st.session_state["flash"] = str(summary)
+                st.rerun()
+    with right:
+        st.markdown("**Export**")
+        st.download_button(
+            "Download book (.toml)",
+            export_book(ctx.reader, ctx.config.currency),
+            file_name="book.toml",
+            key="book_export",
+            icon=":material/download:",
+        )
+        st.download_button(
+            "Download contracts (.csv)",
+            export_contracts_csv(ctx.reader),
+            file_name="contracts.csv",
+            key="contracts_export",
+            icon=":material/download:",
+        )

@@ -1,0 +1,174 @@
+"""Sources: each source's last run, freshness, error and schedule; Refresh now per source or for all
+(with progress); organisations no client is billed for, with a suggested mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+from sqlalchemy import func, select
+
+from collectors import mapping, refresh
+from pages import common
+from store.db import reading
+from store.models import SyncRun
+
+user = common.require_user()
+ctx = common.context()
+data = common.version()
+common.header("Sources", "Where the counts come from, how fresh they are, and what failed.")
+common.flash()
+may_refresh = user.has("approver")
+
+
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def last_runs(version: common.DataVersion) -> dict[tuple[str, str], dict[str, object]]:
+    with reading(ctx.reader) as session:
+        latest = select(func.max(SyncRun.id)).group_by(SyncRun.source, SyncRun.stream)
+        runs = session.scalars(select(SyncRun).where(SyncRun.id.in_(latest))).all()
+        return {
+            (r.source, r.stream): {
+                "status": r.status,
+                "started": r.started_at,
+                "finished": r.finished_at,
+                "records": r.records,
+                "pages": r.pages,
+                "error": r.error,
+            }
+            for r in runs
+        }
+
+
+if not ctx.config.sources:
+    common.empty_state("No sources configured", "Add [[sources]] to mcc.toml (see the README), then restart.")
+    st.stop()
+
+result = common.reconciliation(common.period(), data)
+runs = last_runs(data)
+rows = []
+for source in ctx.config.sources:
+    for stream in source.collector.streams:
+        run = runs.get((source.name, stream), {})
+        rows.append(
+            {
+                "Source": source.name,
+                "Kind": source.kind,
+                "Stream": stream,
+                "Schedule": source.schedule_for(stream).text,
+                "Last run": common.age(run.get("finished") or run.get("started")) if run else "never",  # type: ignore[arg-type]
+                "Status": str(run.get("status", "never run")),
+                "Records": run.get("records", 0),
+                "Fresh": "stale" if source.name in result.stale_sources else "fresh",
+                "Last error": str(run.get("error") or ""),
+            }
+        )
+st.dataframe(rows, hide_index=True, width="stretch", key="sources_table")
+failing = [row for row in rows if row["Last error"]]
+for row in failing:
+    st.error(f"{row['Source']} / {row['Stream']}: {row['Last error']}", icon=":material/sync_problem:")
+
+st.subheader("Refresh now", anchor=False)
+st.caption(
+    "Runs the sources right away (the worker picks the request up within seconds) — e.g. before closing a period."
+)
+buttons = st.columns(len(ctx.config.sources) + 1)
+requested = None
+if buttons[0].button("Refresh all", key="refresh_all", type="primary", disabled=not may_refresh):
+    requested = common.attempt(
+        lambda: refresh.request_refresh(ctx.engine, common.actor(), None, config=ctx.config)
+    )
+for column, source in zip(buttons[1:], ctx.config.sources, strict=True):
+    if column.button(
+        source.name, key=f"refresh_{source.name}", disabled=not may_refresh, icon=":material/refresh:"
+    ):
+        requested = common.attempt(
+            lambda source=source: refresh.request_refresh(
+                ctx.engine, common.actor(), source.name, config=ctx.config
+            )
+        )
+if requested is not None:
+    st.session_state["refresh_request"] = requested.id
+if not may_refresh:
+    st.caption("Refreshing needs the approver role.")
+
+
+@st.fragment(run_every="2s")
+def progress() -> None:
+    request_id = st.session_state.get("refresh_request")
+    if not request_id:
+        return
+    status = common.attempt(lambda: refresh.refresh_status(ctx.engine, int(request_id)))
+    if status is None:
+        return
+    what = status.source or "all sources"
+    if status.finished:
+        icon = ":material/check_circle:" if status.status == "done" else ":material/error:"
+        text = f"Refresh of {what} {status.status}: {status.records} records"
+        (st.success if status.status == "done" else st.error)(
+            text + (f" — {status.message}" if status.message else ""), icon=icon
+        )
+        if st.button("Dismiss", key="refresh_dismiss"):
+            st.session_state.pop("refresh_request", None)
+            st.rerun()
+        return
+    waited = (datetime.now(UTC) - status.requested_at).total_seconds()
+    st.info(f"Refresh of {what}: {status.status} ({int(waited)} s)…", icon=":material/hourglass_top:")
+    done = [run for run in status.runs if run.status != "running"]
+    st.progress(min(1.0, len(done) / max(len(status.runs), 1)) if status.runs else 0.05)
+    for run in status.runs:
+        st.write(
+            f"{run.source} / {run.stream}: {run.status}, {run.records} records"
+            + (f" — {run.error}" if run.error else "")
+        )
+
+
+progress()
+
+st.subheader("Unmapped organisations", anchor=False)
+orgs = mapping.unmapped_orgs(ctx.reader, ctx.config)
+if not orgs:
+    st.caption("Every organisation the sources report is billed to a client.")
+else:
+    st.caption(
+        "Organisations the sources report that no client is billed for. They are never dropped silently."
+    )
+    st.dataframe(
+        {
+            "Source": [o.source for o in orgs],
+            "Organisation": [o.name for o in orgs],
+            "External id": [o.external_id for o in orgs],
+            "Suggested client": [o.suggested_client or "" for o in orgs],
+            "Score": [o.score for o in orgs],
+        },
+        hide_index=True,
+        width="stretch",
+        key="unmapped_table",
+    )
+    if user.has("admin"):
+        names = common.clients(data)
+        with st.form("map_org"):
+            labels = {i: f"{o.source}: {o.name} ({o.external_id})" for i, o in enumerate(orgs)}
+            pick = st.selectbox("Organisation", list(labels), format_func=labels.__getitem__, key="map_pick")
+            suggested = orgs[pick].suggested_client_id
+            ids = list(names)
+            client_id = st.selectbox(
+                "Bill to client",
+                ids,
+                index=ids.index(suggested) if suggested in ids else 0,
+                format_func=lambda cid: names[cid],
+                key="map_client",
+            )
+            if st.form_submit_button("Map organisation", type="primary"):
+                org = orgs[pick]
+                if (
+                    common.attempt(
+                        lambda: mapping.map_org(
+                            ctx.engine, common.actor(), org.source, org.external_id, int(client_id)
+                        ),
+                        success=f"{org.name} is now billed to {names[client_id]}",
+                    )
+                    is not None
+                ):
+                    st.rerun()
+    else:
+        st.caption("Mapping organisations to clients needs the admin role.")

@@ -1,0 +1,143 @@
+"""Unbilled time: per client, the billable hours not on any invoice, block-hour balance and overage;
+select entries and approve them for invoicing (or write them off); enter time with the native timer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import polars as pl
+import streamlit as st
+
+from mcc import review, time_entries
+from mcc.money import parse_amount
+from pages import common
+
+
+def hours(value: int | None) -> str:
+    return "—" if value is None else f"{value / 100:,.2f} h"
+
+
+user = common.require_user()
+ctx = common.context()
+period = common.period()
+data = common.version()
+result = common.reconciliation(period, data)
+unbilled = result.unbilled_time
+
+common.header("Unbilled time", f"Billable hours not on any invoice, up to the end of {period}.")
+common.flash()
+may_approve = user.has("approver")
+
+one, two, three = st.columns(3)
+one.metric(
+    "Unbilled billable hours", hours(int(unbilled["billable_hours_x100"].sum()) if unbilled.height else 0)
+)
+two.metric("Unbilled amount", common.money(int(unbilled["billable_cents"].sum()) if unbilled.height else 0))
+three.metric("Clients with unbilled time", str(unbilled.height))
+
+if unbilled.height == 0:
+    common.empty_state(
+        "No unbilled time",
+        "All billable time is invoiced. New entries from time sources or the timer below show here.",
+    )
+else:
+    st.dataframe(
+        {
+            "Client": unbilled["client"].to_list(),
+            "Entries": unbilled["entries"].to_list(),
+            "Unbilled hours": [hours(v) for v in unbilled["unbilled_hours_x100"]],
+            "Block balance": [hours(v) for v in unbilled["block_balance_hours_x100"]],
+            "Overage": [hours(v) for v in unbilled["overage_hours_x100"]],
+            "Billable hours": [hours(v) for v in unbilled["billable_hours_x100"]],
+            "Billable amount": [common.money(v) for v in unbilled["billable_cents"]],
+        },
+        hide_index=True,
+        width="stretch",
+        key="unbilled_summary",
+    )
+
+names = common.clients(data)
+if not names:
+    st.stop()
+with_time = unbilled["client_id"].to_list() if unbilled.height else []
+choices = with_time + [cid for cid in names if cid not in with_time]
+client_id = st.selectbox(
+    "Client", choices, format_func=lambda cid: names.get(cid, str(cid)), key="time_client"
+)
+entries = common.open_time_entries(int(client_id), data)
+
+st.subheader(f"Entries for {names.get(client_id, '')}", anchor=False)
+if entries.height == 0:
+    st.caption("No open time entries for this client.")
+else:
+    with st.form("time_select"):
+        table = st.data_editor(
+            entries.select(
+                pl.lit(False).alias("select"),
+                "day",
+                "person",
+                "hours",
+                "billable",
+                "note",
+                "approved_by",
+                "id",
+            ).to_pandas(),
+            hide_index=True,
+            width="stretch",
+            disabled=["day", "person", "hours", "billable", "note", "approved_by", "id"],
+            column_config={"select": st.column_config.CheckboxColumn("Select"), "id": None},
+            key="time_editor",
+        )
+        note = st.text_input("Note", key="time_note")
+        left, right = st.columns([1, 1])
+        approve = left.form_submit_button("Approve for invoicing", type="primary", disabled=not may_approve)
+        write_off = right.form_submit_button("Write off", disabled=not may_approve)
+    selected = [int(row["id"]) for _, row in table.iterrows() if row["select"]]
+    if approve or write_off:
+        service = review.approve_time if approve else review.write_off_time
+        done = common.attempt(
+            lambda: service(ctx.engine, common.actor(), selected, note),
+            success=f"{len(selected)} entr{'y' if len(selected) == 1 else 'ies'} {'approved' if approve else 'written off'}",
+        )
+        if done is not None:
+            st.rerun()
+    if not may_approve:
+        st.caption("Approving or writing off time needs the approver role.")
+
+st.subheader("Log time", anchor=False)
+with st.form("timer", clear_on_submit=True):
+    left, middle, right = st.columns(3)
+    day = left.date_input("Day", value=datetime.now(UTC).date(), key="timer_day")
+    person = middle.text_input("Who", value=user.name, key="timer_person")
+    worked = right.number_input(
+        "Hours", min_value=0.25, max_value=24.0, value=1.0, step=0.25, key="timer_hours"
+    )
+    rate = left.text_input("Hourly rate (blank: the product rate)", key="timer_rate")
+    billable = middle.checkbox("Billable", value=True, key="timer_billable")
+    what = st.text_input("What was done", key="timer_note")
+    if st.form_submit_button("Add entry", disabled=not may_approve):
+
+        def add() -> object:
+            rate_cents = None
+            if rate.strip():
+                try:
+                    rate_cents = parse_amount(rate, field="hourly rate")
+                except ValueError as error:
+                    from mcc.errors import MccError
+
+                    raise MccError(str(error)) from None
+            return time_entries.add_entry(
+                ctx.engine,
+                common.actor(),
+                client_id=int(client_id),
+                day=day,
+                person=person,
+                hours=Decimal(str(worked)),
+                note=what,
+                billable=billable,
+                rate_cents=rate_cents,
+            )
+
+        if common.attempt(add, success=f"{worked} h logged for {names.get(client_id, '')}") is not None:
+            st.rerun()
