@@ -230,11 +230,13 @@ def _upsert_entities(
 def _upsert_time(session: Session, source: str, batch: Batch) -> int:
     if not batch.time_entries:
         return 0
-    clients = dict(
-        session.execute(
+    # A Result has keys() (its column names), so dict(result) would read it as a mapping: build it by row.
+    clients = {
+        external_id: client_id
+        for external_id, client_id in session.execute(
             select(ClientOrg.external_id, ClientOrg.client_id).where(ClientOrg.source == source)
-        ).tuples()
-    )
+        )
+    }
     existing = {
         row.external_id: row
         for row in session.scalars(
