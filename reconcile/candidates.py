@@ -7,6 +7,8 @@ from datetime import date
 
 import polars as pl
 
+from reconcile.schemas import ENGINE
+
 CANDIDATE_COLUMNS = ["entity_id", "reason"]
 NON_PERSON_PURPOSES = ("shared", "room", "equipment")
 FREE_SKU_WORDS = ("KIOSK", "FREE", "EXPLORATORY", "TRIAL")
@@ -57,5 +59,5 @@ def exclusion_candidates(
         .group_by("entity_id", maintain_order=True)
         .agg(pl.col("reason").str.join("; "))
         .select(CANDIDATE_COLUMNS)
-        .collect()
+        .collect(engine=ENGINE)
     )

@@ -8,7 +8,7 @@ import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
 from reconcile.periods import month_index
-from reconcile.schemas import Inputs
+from reconcile.schemas import ENGINE, Inputs
 
 GAP_COLUMNS = [
     "client_id",
@@ -57,26 +57,25 @@ def gap_runs(ledger: pl.LazyFrame, period: date) -> pl.LazyFrame:
     """The months of each current gap's unbroken run up to `period`: client_id, product_id, month, idx,
     kind, monthly_amount_cents. A run breaks at a month with no gap of the same kind, or no row."""
     period_idx = month_index(period)
+    group = ["client_id", "product_id"]
     rows = ledger.filter(pl.col("month") <= period).with_columns(_INDEX, kind=_kind())
     current = rows.filter((pl.col("idx") == period_idx) & pl.col("kind").is_not_null()).select(
-        "client_id", "product_id", pl.col("kind").alias("current_kind")
+        *group, pl.col("kind").alias("current_kind")
     )
-    group = ["client_id", "product_id"]
-    runs = (
+    # Sorted by months back, a group's run is the prefix whose months back equal their rank: the first
+    # missing or different month makes every later month's rank fall behind for good.
+    candidates = (
         rows.join(current, on=group)
-        .sort(*group, "idx")
-        .with_columns(in_run=(pl.col("kind") == pl.col("current_kind")).fill_null(False))
-        .with_columns(
-            new_run=pl.col("in_run")
-            & (
-                ~pl.col("in_run").shift(1).over(group).fill_null(False)
-                | ((pl.col("idx") - pl.col("idx").shift(1).over(group)) != 1).fill_null(True)
-            )
-        )
-        .with_columns(run=pl.col("new_run").cast(pl.Int64).cum_sum().over(group))
-        .with_columns(current_run=pl.col("run").filter(pl.col("idx") == period_idx).first().over(group))
+        .filter(pl.col("kind") == pl.col("current_kind"))
+        .with_columns(months_back=period_idx - pl.col("idx"))
+        .sort(*group, "months_back")
+        .with_row_index("_row")
     )
-    return runs.filter(pl.col("in_run") & (pl.col("run") == pl.col("current_run"))).select(
+    new_group = (pl.col("client_id") != pl.col("client_id").shift(1)) | (
+        pl.col("product_id") != pl.col("product_id").shift(1)
+    )
+    start = pl.when(new_group.fill_null(True)).then(pl.col("_row")).forward_fill()
+    return candidates.filter(pl.col("months_back") == (pl.col("_row") - start).cast(pl.Int64)).select(
         *group, "month", "idx", "kind", "monthly_amount_cents"
     )
 
@@ -141,9 +140,9 @@ def period_gaps(
     """
     period_text = period.strftime("%Y-%m")
     group = ["client_id", "product_id"]
-    runs = gap_runs(ledger, period)
+    runs = gap_runs(ledger, period).collect(engine=ENGINE).lazy()
     since = runs.group_by(group).agg(pl.col("month").min().dt.strftime("%Y-%m").alias("since"))
-    detail = back_bill_detail(runs, period, inputs.decisions.lazy())
+    detail = back_bill_detail(runs, period, inputs.decisions.lazy()).collect(engine=ENGINE).lazy()
     billable = (
         detail.filter(pl.col("back_billable") & (pl.col("months_back") <= back_bill_months))
         .sort("month")
@@ -153,6 +152,8 @@ def period_gaps(
     products = inputs.products.lazy().select("product_id", "product_code", "product", "category")
     mapped = (
         ledger.filter(pl.col("month") == period)
+        .collect(engine=ENGINE)
+        .lazy()
         .join(since, on=group, how="left")
         .join(billable, on=group, how="left")
         .join(latest_decisions(inputs.decisions.lazy(), period_text), on=group, how="left")
@@ -199,9 +200,9 @@ def period_gaps(
     gaps = (
         pl.concat([mapped.select(GAP_COLUMNS), orphans], how="vertical_relaxed")
         .sort("client", "product_code", "org_external_id", nulls_last=True)
-        .collect()
+        .collect(engine=ENGINE)
     )
-    return gaps, detail.sort(*group, "month").collect()
+    return gaps, detail.sort(*group, "month").collect(engine=ENGINE)
 
 
 def totals(gaps: pl.DataFrame) -> dict[str, int]:

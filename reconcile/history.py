@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
-from reconcile.schemas import Inputs
+from reconcile.schemas import ENGINE, Inputs
 
 HISTORY_COLUMNS = ["period", "client_id", "client", "category", "leakage_cents", "over_billed_cents"]
 
@@ -26,5 +26,5 @@ def leakage_history(inputs: Inputs, ledger: pl.LazyFrame) -> pl.DataFrame:
         .with_columns(period=pl.col("month").dt.strftime("%Y-%m"))
         .select(HISTORY_COLUMNS)
         .sort("period", "client", "category", nulls_last=True)
-        .collect()
+        .collect(engine=ENGINE)
     )

@@ -185,21 +185,28 @@ def _counts(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
 
 
 def _contracted(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
-    """Per client x product x month: the contract lines in force on the month's last day."""
-    months = pl.LazyFrame({"month": pl.date_range(first, last, "1mo", eager=True)})
-    return (
+    """Per client x product x month: the contract lines in force on the month's last day (quantities
+    summed; the price override of the latest line that has one)."""
+    months = pl.LazyFrame({"month": pl.date_range(first, last, "1mo", eager=True)}).with_columns(
+        month_end=pl.col("month").dt.month_end()
+    )
+    in_force = (
         months.join(inputs.contracts.lazy(), how="cross")
         .filter(
-            (pl.col("start") <= pl.col("month").dt.month_end())
-            & (pl.col("end").is_null() | (pl.col("end") >= pl.col("month").dt.month_end()))
+            (pl.col("start") <= pl.col("month_end"))
+            & (pl.col("end").is_null() | (pl.col("end") >= pl.col("month_end")))
         )
-        .sort("start")
-        .group_by("client_id", "product_id", "month")
-        .agg(
-            pl.col("quantity").sum().alias("billed_qty"),
-            pl.col("unit_price_cents").drop_nulls().last().alias("contract_price_cents"),
-        )
+        .select("client_id", "product_id", "month", "quantity", "unit_price_cents", "start")
     )
+    group = ["client_id", "product_id", "month"]
+    quantities = in_force.group_by(group).agg(pl.col("quantity").sum().alias("billed_qty"))
+    prices = (
+        in_force.filter(pl.col("unit_price_cents").is_not_null())
+        .sort("start")
+        .group_by(group)
+        .agg(pl.col("unit_price_cents").last().alias("contract_price_cents"))
+    )
+    return quantities.join(prices, on=group, how="left")
 
 
 def _cost(count: pl.Expr, total: pl.Expr) -> pl.Expr:
@@ -222,7 +229,6 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
             pl.col("excluded_micro").sum(),
             pl.col("cost_cents").sum().alias("_cost_total"),
             pl.col("cost_cents").count().alias("_cost_count"),
-            pl.col("source").unique().sort().str.join(",").alias("sources"),
         )
         .with_columns(_seen=pl.lit(True))
     )
@@ -236,8 +242,18 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .select("client_id", "source", "month")
         .unique()
         .join(inputs.mappings.lazy().select("product_id", "source").unique(), on="source")
-        .group_by("client_id", "product_id", "month")
-        .agg(pl.col("source").unique().sort().str.join(",").alias("_org_sources"))
+        .select("client_id", "product_id", "month", _observable=pl.lit(True))
+        .unique()
+    )
+    # The sources named on a row: those feeding the product on which the client has an org.
+    sources = (
+        inputs.orgs.lazy()
+        .select("client_id", "source")
+        .join(inputs.mappings.lazy().select("product_id", "source"), on="source")
+        .unique()
+        .sort("source")
+        .group_by("client_id", "product_id")
+        .agg(pl.col("source").str.join(",").alias("sources"))
     )
     products = inputs.products.lazy()
     merged = (
@@ -248,13 +264,13 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
             coalesce=True,
         )
         .join(observable, on=["client_id", "product_id", "month"], how="left")
+        .join(sources, on=["client_id", "product_id"], how="left")
         .join(products, on="product_id")
         .with_columns(
             has_contract=pl.col("billed_qty").is_not_null(),
             billed_qty=pl.col("billed_qty").fill_null(0),
             observed_micro=pl.col("observed_micro").fill_null(0),
             excluded_micro=pl.col("excluded_micro").fill_null(0),
-            sources=pl.coalesce("sources", "_org_sources"),
         )
         .with_columns(
             observed_qty=div_round(pl.col("observed_micro"), MICRO),
@@ -263,7 +279,7 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .with_columns(billable_qty=pl.col("observed_qty") - pl.col("excluded_qty"))
         .filter(
             pl.when(pl.col("has_contract"))
-            .then(pl.col("_seen").fill_null(False) | pl.col("_org_sources").is_not_null())
+            .then(pl.col("_seen").fill_null(False) | pl.col("_observable").fill_null(False))
             .otherwise(pl.col("observed_micro") > pl.col("excluded_micro"))
         )
     )

@@ -10,7 +10,7 @@ import polars as pl
 from reconcile.gaps import period_gaps
 from reconcile.ledger import monthly_ledger, unmapped_ledger
 from reconcile.periods import add_months
-from reconcile.schemas import Inputs
+from reconcile.schemas import ENGINE, Inputs
 
 MIN_HISTORY_MONTHS = 12
 
@@ -30,7 +30,7 @@ def window_start(period: date, back_bill_months: int) -> date:
 def reconcile_inputs(inputs: Inputs, period: date, back_bill_months: int) -> PeriodResult:
     """Gaps for `period` (first day of the month) with back-bill bounded by `back_bill_months`."""
     first = window_start(period, back_bill_months)
-    ledger = monthly_ledger(inputs, first, period).collect().lazy()
+    ledger = monthly_ledger(inputs, first, period).collect(engine=ENGINE).lazy()
     gaps, detail = period_gaps(
         inputs, ledger, unmapped_ledger(inputs, period, period), period, back_bill_months
     )

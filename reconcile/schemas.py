@@ -9,6 +9,10 @@ import polars as pl
 
 Schema = dict[str, Any]
 
+# Reconciliation frames are a few hundred thousand rows: the in-memory engine is about twice as fast
+# as the streaming default there.
+ENGINE: Any = "in-memory"
+
 KEYS: Schema = {"key_id": pl.Int64, "source": pl.String, "org_external_id": pl.String, "metric": pl.String}
 KEY_ATTRS: Schema = {"key_id": pl.Int64, "attr": pl.String, "value": pl.String}
 MONTHLY: Schema = {

@@ -10,6 +10,7 @@ from datetime import date
 import polars as pl
 
 from reconcile.rounding import div_round
+from reconcile.schemas import ENGINE
 
 UNBILLED_COLUMNS = [
     "client_id",
@@ -90,5 +91,5 @@ def unbilled_time(
         .join(clients.lazy(), on="client_id", how="left")
         .select(UNBILLED_COLUMNS)
         .sort("client")
-        .collect()
+        .collect(engine=ENGINE)
     )

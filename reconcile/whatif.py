@@ -6,6 +6,7 @@ import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
 from reconcile.rounding import div_round
+from reconcile.schemas import ENGINE
 
 WHAT_IF_COLUMNS = ["client_id", "client", "one_time_cents", "monthly_cents", "annual_cents"]
 
@@ -38,5 +39,5 @@ def what_if(
         .with_columns(annual_cents=pl.col("monthly_cents") * 12)
         .select(WHAT_IF_COLUMNS)
         .sort("client")
-        .collect()
+        .collect(engine=ENGINE)
     )
