@@ -17,6 +17,7 @@ def _load() -> None:
     from collectors import (  # noqa: F401
         datto_rmm,
         datto_saas,
+        ebillity,
         huntress,
         m365,
         ninjaone,

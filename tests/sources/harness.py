@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.datto_rmm import DattoRmmFake
 from sandbox.datto_saas import DattoSaasFake
+from sandbox.ebillity import EbillityFake
 from sandbox.huntress import HuntressFake
 from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
@@ -299,6 +300,38 @@ def _pax8_world() -> Pax8Fake:
     )
 
 
+def _ebillity_world() -> EbillityFake:
+    from datetime import UTC, datetime, timedelta
+
+    employees = [
+        {"EmployeeId": 313598 + n, "FirstName": first, "LastName": last, "IsActive": True}
+        for n, (first, last) in enumerate([("James", "Mulvey"), ("Priya", "Shah"), ("Ola", "Berg")])
+    ]
+    clients = [
+        {"ClientId": 5511, "ClientName": "Acme Dental"},
+        {"ClientId": 5512, "ClientName": "Birch Legal"},
+        {"ClientId": 5513, "ClientName": "Cedar Clinic"},
+    ]
+    now = datetime.now(UTC)
+    entries = [
+        {
+            "TimeEntryId": 70000 + n,
+            "ClientId": 5511 + n % 3,
+            "EmployeeId": 313598 + n % 3,
+            "EntryDate": f"2026-02-{1 + n % 28:02d}",
+            "Hours": ["1.5", 0.25, 2, "0.75"][n % 4],
+            "BillRate": [150, "125.50", None][n % 3],
+            "IsBillable": n % 6 != 5,
+            "IsBilled": n % 10 == 0,
+            "Description": f"Ticket #{4000 + n}: workstation setup",
+            # the last five were last touched long ago, outside the read window
+            "ModifiedDate": (now - timedelta(days=500 if n >= 115 else n % 30)).isoformat(),
+        }
+        for n in range(120)
+    ]
+    return EbillityFake(employees, clients, entries, auth_token="ebillity-TOKEN-8a7b6c")
+
+
 VENDORS: dict[str, Harness] = {
     "ninjaone": Harness(
         kind="ninjaone",
@@ -375,5 +408,12 @@ VENDORS: dict[str, Harness] = {
         },
         secret_values=("pax8-SECRET-e5f6",),
         auth_path="/v1/token",
+    ),
+    "ebillity": Harness(
+        kind="ebillity",
+        make_fake=_ebillity_world,
+        env={"API_KEY": "ebillity-TOKEN-8a7b6c"},
+        paged_path="/restservice/thirdparty/",  # unpaged: clients, employees and time entries
+        expected={},  # time entries are not counts; test_ebillity checks what was stored
     ),
 }

@@ -1,0 +1,127 @@
+"""eBillity (Open API, `restservice/thirdparty`): time entries per eBillity client, with the employee's name.
+
+Only the employees endpoint is publicly documented; the clients and time-entry endpoints and their field
+names follow its conventions and are marked `# Unverified:` below (see docs/sources/ebillity.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+from collectors.base import Source, Stream
+from collectors.http import Api, HeaderAuth
+from collectors.paging import Single
+from collectors.records import Org, Record, TimeEntry
+from collectors.registry import register
+from mcc.errors import MalformedPayload
+from mcc.money import round_cents
+
+BASE = "/restservice/thirdparty"
+# Reads are incremental by modification time (`lastsyncdate`). Without a saved cursor each run asks for
+# everything changed in this window: entries older than it were stored by earlier runs.
+LOOKBACK = timedelta(days=400)
+HOUR = Decimal("0.01")
+
+
+def to_client(raw: Any) -> Org:
+    # Unverified: client rows as {"ClientId": 5511, "ClientName": "Acme Dental", ...}.
+    if not isinstance(raw, dict) or raw.get("ClientId") in (None, ""):
+        raise MalformedPayload(f"ebillity: client without a ClientId: {str(raw)[:120]}")
+    name = raw.get("ClientName") or raw.get("CompanyName") or raw["ClientId"]
+    return Org(str(raw["ClientId"]), str(name))
+
+
+def to_person(raw: Any) -> tuple[str, str]:
+    """An employee row (documented shape) → (EmployeeId, "First Last")."""
+    if not isinstance(raw, dict) or raw.get("EmployeeId") in (None, ""):
+        raise MalformedPayload(f"ebillity: employee without an EmployeeId: {str(raw)[:120]}")
+    name = " ".join(str(raw.get(key) or "").strip() for key in ("FirstName", "LastName")).strip()
+    return str(raw["EmployeeId"]), name or str(raw["EmployeeId"])
+
+
+def _decimal(raw: dict[str, Any], field: str) -> Decimal | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if isinstance(value, bool) or not number.is_finite() or number < 0:
+        raise MalformedPayload(
+            f"ebillity: time entry {raw.get('TimeEntryId')} {field} must be a number ≥ 0, got {value!r}"
+        )
+    return number
+
+
+def _day(raw: dict[str, Any]) -> date:
+    value = raw.get("EntryDate")
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise MalformedPayload(
+            f"ebillity: time entry {raw.get('TimeEntryId')} EntryDate is not a date: {value!r}"
+        ) from None
+
+
+def to_time_entry(raw: Any, people: dict[str, str] | None = None) -> TimeEntry:
+    """A time entry row → a TimeEntry of its eBillity client; the person is named from the employee list.
+
+    Unverified: fields `TimeEntryId`, `ClientId`, `EmployeeId`, `EntryDate` (YYYY-MM-DD), `Hours` (decimal
+    hours), `BillRate` (currency units per hour), `IsBillable`, `IsBilled`, `Description`.
+    """
+    if not isinstance(raw, dict) or any(raw.get(key) in (None, "") for key in ("TimeEntryId", "ClientId")):
+        raise MalformedPayload(f"ebillity: time entry lacks TimeEntryId or ClientId: {str(raw)[:160]}")
+    hours = _decimal(raw, "Hours")
+    if hours is None:
+        raise MalformedPayload(f"ebillity: time entry {raw['TimeEntryId']} has no Hours")
+    rate = _decimal(raw, "BillRate")
+    employee = str(raw.get("EmployeeId") or "")
+    person = (people or {}).get(employee) or str(raw.get("EmployeeName") or employee or "unknown")
+    return TimeEntry(
+        external_id=str(raw["TimeEntryId"]),
+        org=str(raw["ClientId"]),
+        day=_day(raw),
+        person=person,
+        hours=hours.quantize(HOUR, rounding=ROUND_HALF_UP),
+        rate_cents=None if rate is None else round_cents(rate * 100),
+        billable=bool(raw.get("IsBillable", True)),
+        note=str(raw.get("Description") or ""),
+        vendor_invoiced=bool(raw.get("IsBilled", False)),
+    )
+
+
+@register
+class Ebillity(Source):
+    kind = "ebillity"
+    category = "time"
+    title = "eBillity"
+    default_base_url = "https://api.ebillity.com"
+    secret_keys = ("API_KEY",)  # the firm's auth token from the eBillity portal
+    streams = {"time": Stream("every 15 minutes", time_entries=True)}
+    # Unverified: eBillity publishes no request limit.
+    requests_per_minute = 60
+
+    def auth(self) -> httpx.Auth:
+        return HeaderAuth("Authorization", f"Bearer {self.secret('API_KEY')}")
+
+    def orgs(self, api: Api) -> Iterator[Org]:
+        # Unverified: GET thirdparty/clients → {"ServerTime": ..., "Clients": [...]}.
+        for raw in api.pages(f"{BASE}/clients", Single("Clients")):
+            yield to_client(raw)
+
+    def collect(self, api: Api, stream: str) -> Iterator[Record]:
+        yield from self.orgs(api)
+        # Unverified: `lastsyncdate` in epoch seconds (the documented ServerTime is in milliseconds; were
+        # the parameter milliseconds too, seconds would read a superset, never miss entries).
+        since = {"lastsyncdate": int((datetime.now(UTC) - LOOKBACK).timestamp())}
+        employees = api.pages(f"{BASE}/employees", Single("Employees"), {"lastsyncdate": 0})
+        people = dict(to_person(raw) for raw in employees)
+        # Unverified: GET thirdparty/timeentries?lastsyncdate=<epoch> → {"ServerTime": ..., "TimeEntries": [...]}.
+        for raw in api.pages(f"{BASE}/timeentries", Single("TimeEntries"), since):
+            yield to_time_entry(raw, people)
