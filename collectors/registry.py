@@ -20,6 +20,7 @@ def _load() -> None:
         ebillity,
         huntress,
         m365,
+        native,
         ninjaone,
         pax8,
         sentinelone,
