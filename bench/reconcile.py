@@ -482,9 +482,17 @@ def run_sqlite(folder: Path) -> dict[str, object]:
 ENGINES = {"polars": run_polars, "duckdb": run_duckdb, "pandas": run_pandas, "sqlite": run_sqlite}
 
 
+def peak_rss_mb() -> float:
+    """This process's own high-water mark (VmHWM; ru_maxrss would carry the parent's over from fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(engine: str, folder: Path) -> None:
     result = ENGINES[engine](folder)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from reconcile.matching import rule_matches
 from reconcile.rounding import MICRO, div_round
-from reconcile.schemas import Inputs
+from reconcile.schemas import ENGINE, Inputs
 
 UNDER_BILLED = ("under_billed", "no_contract")
 STATUSES = ("under_billed", "over_billed", "match", "within_tolerance", "no_contract", "unmapped")
@@ -232,19 +232,6 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         )
         .with_columns(_seen=pl.lit(True))
     )
-    # A contract row with no matching count still shows (as observed 0) when a source feeding the
-    # product reported anything for the client's org that month; otherwise nothing was observable.
-    observable = (
-        inputs.monthly.lazy()
-        .filter(pl.col("month").is_between(first, last))
-        .select("key_id", "month")
-        .join(key_clients(inputs).filter(pl.col("client_id").is_not_null()), on="key_id")
-        .select("client_id", "source", "month")
-        .unique()
-        .join(inputs.mappings.lazy().select("product_id", "source").unique(), on="source")
-        .select("client_id", "product_id", "month", _observable=pl.lit(True))
-        .unique()
-    )
     # The sources named on a row: those feeding the product on which the client has an org.
     sources = (
         inputs.orgs.lazy()
@@ -256,14 +243,33 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .agg(pl.col("source").str.join(",").alias("sources"))
     )
     products = inputs.products.lazy()
+    group = ["client_id", "product_id", "month"]
+    joined = (
+        observed.join(_contracted(inputs, first, last), on=group, how="full", coalesce=True)
+        .with_columns(_seen=pl.col("_seen").fill_null(False))
+        .collect(engine=ENGINE)
+        .lazy()
+    )
+    # A contract row with no matching count still shows (as observed 0) when a source feeding the
+    # product reported anything for the client's org that month; otherwise nothing was observable.
+    reported = (
+        inputs.monthly.lazy()
+        .filter(pl.col("month").is_between(first, last))
+        .select("key_id", "month")
+        .join(inputs.keys.lazy().select("key_id", "source", "org_external_id"), on="key_id")
+    )
+    observable = (
+        joined.filter(pl.col("billed_qty").is_not_null() & ~pl.col("_seen"))
+        .select(group)
+        .join(inputs.mappings.lazy().select("product_id", "source").unique(), on="product_id")
+        .join(inputs.orgs.lazy(), on=["client_id", "source"])
+        .join(reported, on=["source", "org_external_id", "month"], how="semi")
+        .select(group)
+        .unique()
+        .with_columns(_observable=pl.lit(True))
+    )
     merged = (
-        observed.join(
-            _contracted(inputs, first, last),
-            on=["client_id", "product_id", "month"],
-            how="full",
-            coalesce=True,
-        )
-        .join(observable, on=["client_id", "product_id", "month"], how="left")
+        joined.join(observable, on=group, how="left")
         .join(sources, on=["client_id", "product_id"], how="left")
         .join(products, on="product_id")
         .with_columns(
@@ -279,7 +285,7 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .with_columns(billable_qty=pl.col("observed_qty") - pl.col("excluded_qty"))
         .filter(
             pl.when(pl.col("has_contract"))
-            .then(pl.col("_seen").fill_null(False) | pl.col("_observable").fill_null(False))
+            .then(pl.col("_seen") | pl.col("_observable").fill_null(False))
             .otherwise(pl.col("observed_micro") > pl.col("excluded_micro"))
         )
     )
