@@ -266,6 +266,8 @@ def last_successful_syncs(session: Session) -> dict[tuple[str, str], datetime]:
     result: dict[tuple[str, str], datetime] = {}
     for source, stream, value in rows:
         # func.max may hand back the stored text on SQLite rather than the column type
-        finished: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        finished = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if finished is None:
+            continue
         result[(source, stream)] = finished if finished.tzinfo else finished.replace(tzinfo=UTC)
     return result
