@@ -192,7 +192,9 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
             f"where to create them: docs/sources/{source.kind}.md",
             missing_env=missing,
         )
-    if not source.url and collector_class.secret_keys:  # a kind with credentials talks to a host
+    if not source.url and not collector_class.secret_keys:
+        return result(True, f"{collector_class.title}: nothing to connect to (no host, no credentials)")
+    if not source.url:
         return result(
             False,
             f"no base_url for source {source.name!r} in {config.path or 'mcc.toml'}",
@@ -358,7 +360,7 @@ GUIDES: dict[str, Guide] = {
         hosts=("Pax8 partner API: https://api.pax8.com.",),
         extra=("# Token audience for the partner endpoints.", '# audience = "https://api.pax8.com"'),
     ),
-    "ebillity": Guide(hosts=("eBillity Open API: https://api.ebillity.com/restservice.",)),
+    "ebillity": Guide(hosts=("eBillity Open API: one host, https://api.ebillity.com; no regional hosts.",)),
     "native": Guide(hosts=("Time entered in MCC itself: no host or credentials.",)),
 }
 
@@ -487,6 +489,15 @@ def _source_block(choice: SourceChoice, brief: bool = False) -> list[str]:
         lines.append(f"# REQUIRED: base_url = {_toml_string(example)}")
     if brief:
         return lines
+    if (
+        not collector.secret_keys and not collector.default_base_url
+    ):  # nothing to connect to (MCC's own timer)
+        return [
+            *lines,
+            *_schedule_lines(collector),
+            "# false keeps the entry but stops reading it.",
+            "# enabled = true",
+        ]
     auth_default = collector.default_auth_url or guide.auth_url
     if auth_default:
         lines += [

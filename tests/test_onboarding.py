@@ -316,3 +316,14 @@ def test_every_vendor_explains_wrong_credentials_without_echoing_them(
     assert check.message.startswith(("credentials rejected", "the API user lacks permission")), check.message
     shown = f"{check.message} {check.hint}"
     assert not any(value in shown for value in (*wrong.values(), *harness.secret_values))
+
+
+def test_a_kind_without_host_or_credentials_has_nothing_to_check(write_config) -> None:
+    kind = next((k for k, c in SOURCE_KINDS.items() if not c.secret_keys and not c.default_base_url), None)
+    if kind is None:
+        pytest.skip("every installed kind has a host or credentials")
+    config = write_config(f'[[sources]]\nname = "timer"\nkind = "{kind}"\n')
+    check = onboarding.test_source(config, "timer")
+    assert check.ok and "nothing to connect to" in check.message
+    listed = runner.invoke(app, ["sources", "list"])
+    assert "(none)" in listed.output and "required" not in listed.output

@@ -28,6 +28,10 @@ def test_every_kind_is_in_the_index_and_the_reference() -> None:
     for kind in SOURCE_KINDS:
         assert f"| `{kind}` | [" in index and f"({kind}.md)" in index, f"docs/sources/README.md lacks {kind}"
         assert f"`{kind}`" in reference, f"docs/configuration.md never names the kind {kind}"
+        row = next(line for line in index.splitlines() if line.startswith(f"| `{kind}` |"))
+        credentials = row.rstrip(" |").rsplit("|", 1)[-1]
+        for key in SOURCE_KINDS[kind].secret_keys:
+            assert f"`{key}`" in credentials, f"docs/sources/README.md: {kind} lacks the credential {key}"
 
 
 def test_the_full_example_loads() -> None:

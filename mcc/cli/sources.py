@@ -50,7 +50,7 @@ def list_command() -> None:
                 name,
                 f"{info.kind}\n{info.title}",
                 info.category,
-                info.base_url or "(not set: required)",
+                info.base_url or ("(not set: required)" if info.env else "(none)"),
                 schedules,
                 _env_text(info.env),
             )
