@@ -133,6 +133,9 @@ def gate(context: Context, page_paths: list[tuple[str, str]]) -> SignedIn:
     was_signed_in = bool(st.session_state.get("authentication_status"))
     if not was_signed_in:
         _stand_in_pages(page_paths)
+        from pages.common import CSS
+
+        st.markdown(CSS, unsafe_allow_html=True)
         _, middle, _ = st.columns([1, 1.3, 1])
         with middle:
             st.markdown(

@@ -58,14 +58,15 @@ PLOTLY_LAYOUT: dict[str, Any] = {
 CSS = """
 <style>
 :root { --mcc-accent: #2563eb; }
-.block-container { padding-top: 2.2rem; max-width: 1500px; }
+.block-container { padding-top: 1.5rem; max-width: 1500px; }
+[data-testid='stMainBlockContainer'] { padding-top: 1.5rem; }
 .mcc-brand { font-size: 1.6rem; font-weight: 700; margin-top: 3rem; }
 .mcc-logo { color: var(--mcc-accent); }
 .mcc-muted { color: #64748b; font-size: 0.92rem; }
 .mcc-user { line-height: 1.35; margin-bottom: 0.3rem; }
 .mcc-subtitle { color: #64748b; margin-top: -0.6rem; margin-bottom: 1rem; }
 div[data-testid="stMetric"] { background: #f8fafc; border: 1px solid #e2e8f0; border-radius: 10px;
-  padding: 0.8rem 1rem; }
+  padding: 0.8rem 1rem; min-height: 118px; }
 div[data-testid="stMetricValue"] { font-weight: 650; }
 .mcc-empty { border: 1px dashed #cbd5e1; border-radius: 10px; padding: 1.6rem; text-align: center;
   color: #475569; background: #f8fafc; }

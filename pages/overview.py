@@ -59,7 +59,7 @@ three.metric(
 four.metric(
     "Recovered so far",
     common.money(recovered["one_time_cents"]),
-    f"+{common.money(recovered['monthly_cents'])}/mo",
+    f"+{common.money(recovered['monthly_cents'])}/mo" if recovered["monthly_cents"] else None,
     help="Approved back-bills (one-time) and the monthly uplift of approved contract bumps.",
 )
 
@@ -105,7 +105,9 @@ with left:
         figure.update_layout(**common.PLOTLY_LAYOUT, height=max(260, 28 * per_client.height + 60))
         figure.update_xaxes(tickprefix="$", separatethousands=True, title=None)
         st.plotly_chart(figure, width="stretch", key="leakage_by_client")
-        st.caption("Top 15 clients by monthly leakage. Open **Review** to decide on each gap.")
+        st.caption(
+            "Top 15 clients by monthly leakage; hover for the back-bill. Decide on each gap in **Review**."
+        )
 
 # --- leakage over time ------------------------------------------------------------------------------
 with right:
@@ -129,7 +131,7 @@ with right:
                 marker_color=common.category_color(category),
                 hovertemplate="%{x}: %{y:$,.2f}<extra>" + str(category) + "</extra>",
             )
-        figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420)
+        figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420, showlegend=True)
         figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
         figure.update_xaxes(type="category", title=None)
         st.plotly_chart(figure, width="stretch", key="leakage_over_time")

@@ -106,9 +106,9 @@ st.dataframe(
         "Unit price": [common.money(v) for v in rows["unit_price_cents"]],
         "Monthly": [common.money(v) for v in rows["monthly_amount_cents"]],
         "Back-bill": [common.money(v) for v in rows["back_bill_cents"]],
-        "Since": rows["since"].to_list(),
+        "Since": [v or "" for v in rows["since"].to_list()],
         "Status": [common.STATUS_LABELS.get(s, s) for s in rows["status"]],
-        "Decision": rows["decision"].to_list(),
+        "Decision": [(v or "").replace("_", " ") for v in rows["decision"].to_list()],
     },
     hide_index=True,
     width="stretch",
@@ -133,8 +133,12 @@ def candidates(client: int, period_text: str, version: common.DataVersion) -> pl
 
 
 def _attrs(text: str) -> str:
+    """The attributes that say what an entity is (class, purpose, SKU), not timestamps."""
     try:
-        return ", ".join(f"{k}={v}" for k, v in json.loads(text).items())
+        values = json.loads(text)
+        return ", ".join(
+            f"{k}={v}" for k, v in values.items() if not (isinstance(v, str) and "T" in v and ":" in v)
+        )
     except (ValueError, AttributeError):
         return text
 

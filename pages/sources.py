@@ -71,7 +71,8 @@ st.subheader("Refresh now", anchor=False)
 st.caption(
     "Runs the sources right away (the worker picks the request up within seconds) — e.g. before closing a period."
 )
-buttons = st.columns(len(ctx.config.sources) + 1)
+count = len(ctx.config.sources) + 1
+buttons = st.columns([1.2] * count + [max(1.0, 9.0 - count)])[:count]
 requested = None
 if buttons[0].button("Refresh all", key="refresh_all", type="primary", disabled=not may_refresh):
     requested = common.attempt(
