@@ -276,13 +276,18 @@ class Microsoft365(Source):
             # Unverified: /contracts with an application token (Directory.Read.All) in the partner tenant.
             for raw in api.pages("/contracts", NextLink("value", "@odata.nextLink")):
                 org = to_tenant(raw)
-                found[org.external_id] = org
+                found[org.external_id.lower()] = org
         for tenant in self.config.tenants:
-            found.setdefault(tenant, Org(tenant, tenant))
+            # Tenant ids (GUIDs or domain names) are case-insensitive; read each tenant once.
+            found.setdefault(tenant.strip().lower(), Org(tenant.strip(), tenant.strip()))
         return found
 
     def _tenant_api(self, api: Api, tenant: str) -> Api:
-        return api if tenant == self.home_tenant else self.open_api(auth=self.tenant_auth(tenant))
+        return (
+            api
+            if tenant == self.home_tenant.strip().lower()
+            else self.open_api(auth=self.tenant_auth(tenant))
+        )
 
     def _done(self, api: Api, tenant_api: Api) -> None:
         if tenant_api is not api:
@@ -292,7 +297,7 @@ class Microsoft365(Source):
 
     def orgs(self, api: Api) -> Iterator[Org]:
         for tenant, org in self._listed_tenants(api).items():
-            if org.name != tenant:
+            if org.name != org.external_id:
                 yield org
                 continue
             tenant_api = self._tenant_api(api, tenant)

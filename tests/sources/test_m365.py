@@ -284,7 +284,8 @@ def test_many_tenants_take_one_token_each_and_keep_their_own_records(graph: Any)
     tenants = [graph_tenant(n, f"Client {n}", 15 + n) for n in (1, 2, 3)]
     tenants[2]["contract"] = False
     fake = graph(tenants, partner_tenant=PARTNER_TENANT, page_max=10)
-    records = _collect(_source(fake, partner_tenant=PARTNER_TENANT, tenants=[graph_tenant_id(3)]))
+    listed = [graph_tenant_id(3), graph_tenant_id(1).upper()]  # tenant 1 is also a contract: read once
+    records = _collect(_source(fake, partner_tenant=PARTNER_TENANT, tenants=listed))
     assert fake.token_requests == {PARTNER_TENANT: 1, **{graph_tenant_id(n): 1 for n in (1, 2, 3)}}
     orgs = [r for r in records if isinstance(r, Org)]
     assert orgs == [Org(graph_tenant_id(n), f"Client {n}") for n in (1, 2, 3)]
