@@ -94,12 +94,17 @@ def _decided_months(decisions: pl.LazyFrame) -> pl.LazyFrame:
     return pl.concat([written_off, billed]).unique().with_columns(already=pl.lit(True))
 
 
-def back_bill_detail(runs: pl.LazyFrame, period: date, decisions: pl.LazyFrame) -> pl.LazyFrame:
-    """Each past month of a current under-billed run: its own amount, how many months back, and whether
-    it can still be billed (not written off, not already back-billed)."""
+def back_bill_detail(ledger: pl.LazyFrame, period: date, decisions: pl.LazyFrame) -> pl.LazyFrame:
+    """Every past under-billed month of a client × product billed in `period`, whether or not the gap is
+    still open today: its own amount against the contract line in force that month, how many months
+    back, and whether it can still be billed (not written off, not already back-billed)."""
     period_idx = month_index(period)
+    current = ledger.filter(pl.col("month") == period).select("client_id", "product_id").unique()
     return (
-        runs.filter((pl.col("kind") == "under") & (pl.col("idx") < period_idx))
+        ledger.filter(pl.col("month") < period)
+        .join(current, on=["client_id", "product_id"])
+        .with_columns(_INDEX, kind=_kind())
+        .filter(pl.col("kind") == "under")
         .with_columns(month_text=pl.col("month").dt.strftime("%Y-%m"), months_back=period_idx - pl.col("idx"))
         .join(_decided_months(decisions), on=["client_id", "product_id", "month_text"], how="left")
         .select(
@@ -135,14 +140,14 @@ def period_gaps(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The gaps frame (GAP_COLUMNS) for `period` and the back-bill detail behind it.
 
-    `back_bill_cents` sums the run's past months that can still be billed, at most `back_bill_months`
-    months back; `back_bill_months` lists them ("YYYY-MM", oldest first).
+    `back_bill_cents` sums the past under-billed months that can still be billed, at most
+    `back_bill_months` months back; `back_bill_months` lists them ("YYYY-MM", oldest first).
     """
     period_text = period.strftime("%Y-%m")
     group = ["client_id", "product_id"]
     runs = gap_runs(ledger, period).collect(engine=ENGINE).lazy()
     since = runs.group_by(group).agg(pl.col("month").min().dt.strftime("%Y-%m").alias("since"))
-    detail = back_bill_detail(runs, period, inputs.decisions.lazy()).collect(engine=ENGINE).lazy()
+    detail = back_bill_detail(ledger, period, inputs.decisions.lazy()).collect(engine=ENGINE).lazy()
     billable = (
         detail.filter(pl.col("back_billable") & (pl.col("months_back") <= back_bill_months))
         .sort("month")

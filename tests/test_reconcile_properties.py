@@ -207,15 +207,19 @@ def reference(book: Book) -> tuple[set[tuple[object, ...]], set[tuple[object, ..
         if month != PERIOD:
             continue
         current = kind(line[7])
-        since, back_bill, back = None, 0, 0
+        since, back = None, 0
         if current:
             while (client, p, add_months(PERIOD, -back)) in ledger and kind(
                 ledger[(client, p, add_months(PERIOD, -back))][7]
             ) == current:
                 since = add_months(PERIOD, -back).strftime("%Y-%m")
-                if current == "under" and 0 < back <= book.back_bill_months:
-                    back_bill += ledger[(client, p, add_months(PERIOD, -back))][6]
                 back += 1
+        back_bill = sum(
+            ledger[(client, p, add_months(PERIOD, -back))][6]
+            for back in range(1, book.back_bill_months + 1)
+            if (client, p, add_months(PERIOD, -back)) in ledger
+            and kind(ledger[(client, p, add_months(PERIOD, -back))][7]) == "under"
+        )
         rows.add((client, p + 1, *line, since, back_bill))
     unmapped = set()
     for p, product in enumerate(book.products):
