@@ -74,8 +74,8 @@ st.dataframe(
         "Status": listing["status"].to_list(),
         "Total": [common.money(v) for v in listing["total_cents"]],
         "Lines": listing["lines"].to_list(),
-        "Approved by": listing["approved_by"].to_list(),
-        "Remote #": listing["remote_number"].to_list(),
+        "Approved by": [v or "" for v in listing["approved_by"].to_list()],
+        "Remote #": [v or "" for v in listing["remote_number"].to_list()],
         "Error": [
             e or b or "" for e, b in zip(listing["last_error"], listing["blocked_reason"], strict=True)
         ],

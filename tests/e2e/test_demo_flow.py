@@ -1,0 +1,113 @@
+"""The whole loop in a real browser on the demo: sign in, review a client, approve a gap, draft the
+invoice, push it to the sandbox QuickBooks, and see it pushed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.browser import browser, chromium_path, settle, sign_in, wait_for_app
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if chromium_path() is None:
+        pytest.fail("chromium is not installed; .ci/run installs the Debian package") if os.environ.get(
+            "CI"
+        ) else pytest.skip("no chromium")
+    port, sandbox = free_port(), free_port() + 100
+    env = {**os.environ, "MCC_LOG_LEVEL": "WARNING"}
+    env.pop("MCC_CONFIG", None)
+    env.pop("MCC_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcc",
+            "demo",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(sandbox),
+            "--dir",
+            str(tmp_path_factory.mktemp("demo")),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"mcc demo exited with {process.returncode}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the demo app did not come up within 180 s")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_review_approve_draft_push(demo: str) -> None:
+    from sandbox.demo import DEMO_PASSWORD
+
+    with browser() as chromium:
+        page = chromium.new_page(viewport={"width": 1440, "height": 1000})
+        sign_in(page, demo, "billing", DEMO_PASSWORD)
+
+        page.goto(f"{demo}/review")
+        wait_for_app(page)
+        heading = page.locator("h2").first.inner_text()
+        assert heading, "a client is on screen"
+        page.get_by_role("textbox", name="Note (goes to the audit log and the invoice line)").first.fill(
+            "agreed on the call"
+        )
+        page.get_by_role("button", name="Record decision").first.click()
+        settle(page)
+        page.get_by_text("bump recorded").first.wait_for(timeout=15_000)
+
+        page.goto(f"{demo}/invoices")
+        wait_for_app(page)
+        page.get_by_role("button", name="Build drafts").click()
+        settle(page)
+        picker = page.get_by_label("Open an invoice")
+        picker.click()
+        page.get_by_role("option", name=heading).first.click()
+        settle(page)
+        page.get_by_role("button", name="Approve").click()
+        settle(page)
+        page.get_by_role("button", name="Push to quickbooks").click()
+        settle(page)
+        page.get_by_text("In quickbooks as invoice").wait_for(timeout=30_000)
+        page.screenshot(path=str(ROOT / "screenshots" / "e2e-pushed.png"))
