@@ -180,3 +180,20 @@ def test_entities_and_orgs_keep_first_seen_and_advance_last_seen(
     for key, (first_seen, last_seen) in second.items():
         assert first_seen == first[key][0], key
         assert last_seen > first[key][1], key
+
+
+def test_every_kind_gets_one_job_per_stream_on_its_own_schedule(write_config, engine: Engine) -> None:
+    from collectors.registry import SOURCE_KINDS
+
+    body = "".join(
+        f'[[sources]]\nname = "k{n}"\nkind = "{kind}"\n' for n, kind in enumerate(sorted(SOURCE_KINDS))
+    )
+    config = write_config(body)
+    now = datetime.now(UTC)
+    assert jobs.ensure_jobs(engine, config, now) == sum(len(kind.streams) for kind in SOURCE_KINDS.values())
+    with reading(engine) as session:
+        created = {(job.source, job.stream): job.next_due_at for job in session.scalars(select(SourceJob))}
+    for source in config.sources:
+        for stream, declared in source.collector.streams.items():
+            assert created[(source.name, stream)] == now  # a new job is due at once
+            assert source.schedule_for(stream) == parse_schedule(declared.default_schedule)
