@@ -398,7 +398,7 @@ class Microsoft365(Source):
         if not isinstance(groups, list):
             raise MalformedPayload("m365: /groups answered without a list of groups")
         if not groups:
-            log.info("%s: no group named %r in this tenant", api.name, group)
+            log.debug("%s: no group named %r in this tenant", api.name, group)
             return None
         if len(groups) > 1:
             log.warning("%s: %d groups are named %r; counting the first", api.name, len(groups), group)

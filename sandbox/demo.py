@@ -18,9 +18,15 @@ from sqlalchemy.orm import Session
 from collectors.sync import SyncResult, sync_source
 from mcc.config import Config, env_var, load_config
 from mcc.permissions import Actor
+from sandbox.datto_saas import DattoSaasFake
 from sandbox.demo_book import PRODUCTS, book_toml
+from sandbox.ebillity import EbillityFake
+from sandbox.huntress import HuntressFake
+from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
+from sandbox.pax8 import Pax8Fake
 from sandbox.quickbooks import QuickBooksFake
+from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 from sandbox.world import (
     World,
@@ -30,6 +36,21 @@ from sandbox.world import (
     month_start,
     ninja_devices,
     ninja_organizations,
+)
+from sandbox.world_vendors import (
+    NEW_BACKUP_SEATS,
+    datto_saas_data,
+    ebillity_client,
+    ebillity_data,
+    graph_tenants,
+    grows_backup,
+    huntress_data,
+    huntress_org,
+    pax8_company,
+    pax8_data,
+    s1_site,
+    saas_customer,
+    sentinelone_data,
 )
 from store.db import make_engine, transaction
 from store.migrate import upgrade
@@ -67,6 +88,12 @@ class VendorSandbox:
 
 
 def build_vendors(world: World) -> list[VendorSandbox]:
+    """Every vendor the demo reads, serving the world in its own wire format."""
+    organizations, agents, incidents = huntress_data(world)
+    sites, s1_agents = sentinelone_data(world)
+    domains, seats = datto_saas_data(world)
+    companies, subscriptions, products = pax8_data(world)
+    employees, time_clients, entries = ebillity_data(world)
     return [
         VendorSandbox(
             "ninja",
@@ -76,6 +103,63 @@ def build_vendors(world: World) -> list[VendorSandbox]:
             ),
             {"CLIENT_ID": "demo-ninja-id", "CLIENT_SECRET": "demo-ninja-secret"},
             lambda client: str(client.ninja_org),
+            {"auth_url": '"{url}"'},
+        ),
+        VendorSandbox(
+            "m365",
+            "m365",
+            GraphFake(graph_tenants(world), "demo-graph-id", "demo-graph-secret"),
+            {"CLIENT_ID": "demo-graph-id", "CLIENT_SECRET": "demo-graph-secret"},
+            lambda client: client.tenant_id,
+            {
+                "auth_url": '"{url}"',
+                "tenants": "[" + ", ".join(f'"{c.tenant_id}"' for c in world.clients) + "]",
+                "group": '"Managed Users"',
+            },
+        ),
+        VendorSandbox(
+            "huntress",
+            "huntress",
+            HuntressFake(
+                organizations,
+                agents,
+                incidents,
+                "demo-huntress-key",
+                "demo-huntress-secret",
+                requests_per_minute=600,
+            ),
+            {"API_KEY": "demo-huntress-key", "API_SECRET": "demo-huntress-secret"},
+            lambda client: str(huntress_org(client)),
+            {"rate_limit_per_minute": "600"},
+        ),
+        VendorSandbox(
+            "s1",
+            "sentinelone",
+            SentinelOneFake(sites, s1_agents, "demo-s1-token"),
+            {"API_KEY": "demo-s1-token"},
+            s1_site,
+        ),
+        VendorSandbox(
+            "saas",
+            "datto_saas",
+            DattoSaasFake(domains, seats, "demo-datto-public", "demo-datto-secret"),
+            {"API_KEY": "demo-datto-public", "API_SECRET": "demo-datto-secret"},
+            lambda client: str(saas_customer(client)),
+        ),
+        VendorSandbox(
+            "pax8",
+            "pax8",
+            Pax8Fake(companies, subscriptions, products, "demo-pax8-id", "demo-pax8-secret"),
+            {"CLIENT_ID": "demo-pax8-id", "CLIENT_SECRET": "demo-pax8-secret"},
+            pax8_company,
+            {"auth_url": '"{url}"'},
+        ),
+        VendorSandbox(
+            "time",
+            "ebillity",
+            EbillityFake(employees, time_clients, entries, "demo-ebillity-token"),
+            {"API_KEY": "demo-ebillity-token"},
+            lambda client: str(ebillity_client(client)),
         ),
     ]
 
@@ -114,8 +198,23 @@ def _client_by_org(world: World, vendors: list[VendorSandbox]) -> dict[tuple[str
     return {(vendor.name, vendor.org_id(client)): client for vendor in vendors for client in world.clients}
 
 
-def _is_growth_key(key: CountKey) -> bool:
-    return key.source == "ninja" and json.loads(key.attrs_json).get("node_class") == "WINDOWS_WORKSTATION"
+GROWTH_KEYS = {  # (source, attributes) of the series where unbilled workstation growth shows
+    ("ninja", (("node_class", "WINDOWS_WORKSTATION"),)),
+    ("huntress", (("platform", "windows"),)),
+    ("s1", (("machine_type", "desktop"), ("os_type", "windows"))),
+}
+BACKUP_KEY = ("saas", (("billable", "true"), ("seat_type", "User")))
+
+
+def planted_delta(key: CountKey, client: WorldClient, today: date, day: date) -> int:
+    """How many units of today's count did not exist yet on `day` (planted drift)."""
+    attrs = tuple(sorted(json.loads(key.attrs_json).items()))
+    if (key.source, attrs) in GROWTH_KEYS:
+        months_back = (today.year * 12 + today.month) - (day.year * 12 + day.month)
+        return growth_present(client, 0) - growth_present(client, months_back)
+    if (key.source, attrs) == BACKUP_KEY and grows_backup(client) and day < today - timedelta(days=10):
+        return NEW_BACKUP_SEATS
+    return 0
 
 
 def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox]) -> int:
@@ -140,16 +239,13 @@ def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox])
             if now_row is None:
                 continue
             client = clients.get((key.source, key.org_external_id))
-            grows = client is not None and _is_growth_key(key)
             unit_cost = (
                 (now_row.cost_cents // now_row.qty_end) if now_row.cost_cents and now_row.qty_end else None
             )
             for day in days:
-                months_back = (today.year * 12 + today.month) - (day.year * 12 + day.month)
                 quantity = now_row.qty_end
-                if grows:
-                    assert client is not None
-                    quantity -= growth_present(client, 0) - growth_present(client, months_back)
+                if client is not None:
+                    quantity -= planted_delta(key, client, today, day)
                 quantity = max(0, quantity)
                 cost = None if unit_cost is None else unit_cost * quantity
                 daily.append(
@@ -192,26 +288,34 @@ def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox])
 
 
 def _backdate_entities(session: Session, world: World, clients: dict[tuple[str, str], WorldClient]) -> None:
-    """Entities get the first-seen date they would have had: grown workstations in the month they appeared."""
+    """Entities get the first-seen date they would have had: grown workstations (and their security
+    agents) in the month they appeared, new backup seats ten days ago, the rest when created."""
     today = world.today
-    created = {
-        str(device.id): device.created_days_ago for client in world.clients for device in client.devices
-    }
-    grown_rank: dict[str, tuple[WorldClient, int]] = {}
+    created: dict[str, int] = {}
+    grown: dict[str, date] = {}
     for client in world.clients:
         workstations = sorted(
             (d for d in client.devices if d.node_class == "WINDOWS_WORKSTATION"), key=lambda d: d.id
         )
         total = growth_present(client, 0)
-        for rank, device in enumerate(workstations[len(workstations) - total :] if total else []):
-            grown_rank[str(device.id)] = (client, rank)
+        newest = {
+            d.id: rank for rank, d in enumerate(workstations[len(workstations) - total :] if total else [])
+        }
+        for device in client.devices:
+            ids = (str(device.id), str(1_384_215_781_000_000_000 + device.id))  # RMM device, EDR agent
+            for external_id in ids:
+                created[external_id] = device.created_days_ago
+                if device.id in newest:
+                    rank = newest[device.id]
+                    months_back = max(m for m in range(0, 13) if growth_present(client, m) > rank)
+                    grown[external_id] = month_start(today, months_back) + timedelta(days=rank % 20)
+        if grows_backup(client):
+            for n in range(NEW_BACKUP_SEATS):
+                grown[f"{saas_customer(client)}/new-{client.index}-{n}"] = today - timedelta(days=10)
     for entity in session.scalars(select(Entity)):
-        if entity.external_id in grown_rank:
-            client, rank = grown_rank[entity.external_id]
-            months_back = max(m for m in range(0, 13) if growth_present(client, m) > rank)
-            seen = month_start(today, months_back) + timedelta(days=rank % 20)
-        else:
-            seen = today - timedelta(days=min(created.get(entity.external_id, 400), 400))
+        seen = grown.get(entity.external_id) or today - timedelta(
+            days=min(created.get(entity.external_id, 400), 400)
+        )
         entity.first_seen = datetime.combine(min(seen, today), time(9, 0), UTC)
 
 

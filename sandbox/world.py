@@ -393,9 +393,9 @@ def contract_lines(client: WorldClient, world: World) -> dict[str, list[tuple[in
     if servers:
         lines["SRV"] = [(servers, start, None)]
     lines["USER"] = [(licensed if client.index != 1 else 40, start, None)]
-    lines["EDR" if not client.s1 else "S1"] = [
-        (len(client.devices) - (2 if client.index % 6 == 5 else 0), start, None)
-    ]
+    agents = len(client.devices) - (2 if client.index % 6 == 5 and not client.s1 else 0)  # see world_vendors
+    growth = 0 if client.over_billed else workstation_growth(client)  # EDR missed the same new machines
+    lines["EDR" if not client.s1 else "S1"] = [(agents - growth, start, None)]
     lines["BKP"] = [(client.backup_seats, start, None)]
     for product, quantity in client.subscriptions.items():
         code = PAX8_CODES[product]
