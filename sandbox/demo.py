@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from sandbox.world_vendors import (
 )
 from store.db import make_engine, transaction
 from store.migrate import upgrade
-from store.models import CountKey, DailyCount, Entity, MonthlyCount
+from store.models import Client, CountKey, DailyCount, Entity, MonthlyCount, SyncRun
 
 DEMO_USERS = {  # username -> (name, roles); passwords are printed when the demo starts
     "admin": ("Morgan Admin", ("admin",)),
@@ -358,8 +359,54 @@ def seed(
         )
     rows = backfill_history(engine, world, vendors)
     report(f"wrote {rows:,} daily counts of history")
+    _native_time(engine, world, actor)
+    stale = make_stale(engine, vendors, STALE_SOURCE)
+    if stale:
+        report(f"{STALE_SOURCE} is down and its data is {STALE_DAYS} days old (a stale source to spot)")
     engine.dispose()
     return results
+
+
+STALE_SOURCE, STALE_DAYS = "s1", 3
+
+
+def make_stale(engine: Engine, vendors: list[VendorSandbox], name: str) -> bool:
+    """One vendor is down: its last good run is days old and its fake now answers 503 to everything."""
+    vendor = next((v for v in vendors if v.name == name), None)
+    if vendor is None:
+        return False
+    shift = timedelta(days=STALE_DAYS)
+    with transaction(engine) as session:
+        for run in session.scalars(select(SyncRun).where(SyncRun.source == name)):
+            run.started_at -= shift
+            if run.finished_at is not None:
+                run.finished_at -= shift
+        for entity in session.scalars(select(Entity).where(Entity.source == name)):
+            entity.last_seen -= shift
+    vendor.fake.faults.add(
+        path="/", status=503, times=-1, body={"errors": [{"code": 5030000, "title": "Service Unavailable"}]}
+    )
+    return True
+
+
+def _native_time(engine: Engine, world: World, actor: Actor) -> None:
+    """A few entries typed into MCC's own timer (onsite visits not tracked in eBillity)."""
+    from mcc.timer import add_time_entry
+
+    with transaction(engine) as session:
+        ids = {name: client_id for name, client_id in session.execute(select(Client.name, Client.id))}
+    for n, client in enumerate(world.clients[:3]):
+        add_time_entry(
+            engine,
+            actor,
+            ids[client.name],
+            world.today - timedelta(days=n + 1),
+            "Jordan Kim",
+            Decimal("2.5") if n else Decimal("1.25"),
+            15000,
+            True,
+            "Onsite: replace failed switch" if n else "After-hours server patching",
+        )
 
 
 def start_quickbooks(world: World, port: int) -> tuple[QuickBooksFake, str, dict[str, str]]:
