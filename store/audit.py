@@ -22,8 +22,20 @@ def canonical(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
 
 
-def _digest(prev_hash: str, at: datetime, actor: str, action: str, entity: str, entity_id: str | None, payload: str) -> str:
-    body = canonical([prev_hash, at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"), actor, action, entity, entity_id, payload])
+def _digest(
+    prev_hash: str, at: datetime, actor: str, action: str, entity: str, entity_id: str | None, payload: str
+) -> str:
+    body = canonical(
+        [
+            prev_hash,
+            at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            actor,
+            action,
+            entity,
+            entity_id,
+            payload,
+        ]
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -73,11 +85,17 @@ def verify_chain(session: Session) -> ChainReport:
     """Walk the log in id order; report the first row whose link or hash does not hold."""
     prev_hash = GENESIS
     checked = 0
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)):
+    for event in session.scalars(
+        select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)
+    ):
         at = event.at
         if event.prev_hash != prev_hash:
-            return ChainReport(checked, event.id, "its link to the previous row is broken (a row was removed or inserted)")
-        expected = _digest(prev_hash, at, event.actor, event.action, event.entity, event.entity_id, event.payload)
+            return ChainReport(
+                checked, event.id, "its link to the previous row is broken (a row was removed or inserted)"
+            )
+        expected = _digest(
+            prev_hash, at, event.actor, event.action, event.entity, event.entity_id, event.payload
+        )
         if event.hash != expected:
             return ChainReport(checked, event.id, "its contents do not match its hash (the row was altered)")
         prev_hash = event.hash

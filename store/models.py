@@ -119,7 +119,9 @@ class HourBlock(Base):
     hours: Mapped[Decimal]
     start: Mapped[date]
     end: Mapped[date | None]
-    rate_cents: Mapped[int | None] = mapped_column(comment="hourly rate of the block's time, if not the default")
+    rate_cents: Mapped[int | None] = mapped_column(
+        comment="hourly rate of the block's time, if not the default"
+    )
     note: Mapped[str | None] = mapped_column(Text)
 
 

@@ -37,4 +37,3 @@ def drop_append_only_triggers() -> None:
     for table in APPEND_ONLY:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     op.execute("DROP FUNCTION IF EXISTS mcc_append_only()")
-

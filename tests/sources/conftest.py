@@ -16,7 +16,9 @@ from store.models import CountKey, MonthlyCount
 from tests.sources.harness import VENDORS, Harness
 
 # Short waits so fault tests stay fast; the cap is what makes a 30 s Retry-After wait 1 s here.
-TEST_POLICY = HttpPolicy(timeout=2.0, connect_timeout=1.0, retries=3, backoff_factor=0.01, max_wait=1.0, total_wait=5.0)
+TEST_POLICY = HttpPolicy(
+    timeout=2.0, connect_timeout=1.0, retries=3, backoff_factor=0.01, max_wait=1.0, total_wait=5.0
+)
 
 
 @dataclass
@@ -44,12 +46,16 @@ class Vendor:
 
 
 @pytest.fixture(params=sorted(VENDORS))
-def vendor(request: pytest.FixtureRequest, write_config, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Vendor]:
+def vendor(
+    request: pytest.FixtureRequest, write_config, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Vendor]:
     harness = VENDORS[request.param]
     fake = harness.make_fake()
     url = fake.start()
     extra = harness.extra_toml.format(url=url)
-    config = write_config(f'[[sources]]\nname = "src"\nkind = "{harness.kind}"\nbase_url = "{url}"\n{extra}\n')
+    config = write_config(
+        f'[[sources]]\nname = "src"\nkind = "{harness.kind}"\nbase_url = "{url}"\n{extra}\n'
+    )
     for key, value in harness.env.items():
         monkeypatch.setenv(f"MCC_SRC_{key}", value)
     yield Vendor(harness, fake, config, engine)

@@ -47,7 +47,15 @@ def _ninja_world() -> NinjaOneFake:
         }
         for n in range(1500)
     ]
-    devices.append({"id": 9000, "organizationId": 2, "nodeClass": "MAC", "approvalStatus": "PENDING", "systemName": "new"})
+    devices.append(
+        {
+            "id": 9000,
+            "organizationId": 2,
+            "nodeClass": "MAC",
+            "approvalStatus": "PENDING",
+            "systemName": "new",
+        }
+    )
     return NinjaOneFake(organizations, devices, client_id="ninja-id-7f3a", client_secret="ninja-SECRET-9d2c")
 
 
@@ -118,24 +126,49 @@ def _sentinelone_world() -> SentinelOneFake:
 
 def _datto_world() -> DattoRmmFake:
     sites = [
-        {"id": n, "uid": f"site-{n}-uid", "name": name, "onDemand": False, "devicesStatus": {"numberOfDevices": 0}}
+        {
+            "id": n,
+            "uid": f"site-{n}-uid",
+            "name": name,
+            "onDemand": False,
+            "devicesStatus": {"numberOfDevices": 0},
+        }
         for n, name in ((1, "Acme Dental"), (2, "Birch Legal"), (3, "Deleted Devices"))
     ]
     categories = ["Desktop", "Desktop", "Laptop", "Desktop", "Server"]
     devices = [
         {
-            "id": 1000 + n, "uid": f"dev-{n}-uid", "siteId": 1 if n < 240 else 2,
-            "siteUid": "site-1-uid" if n < 240 else "site-2-uid", "siteName": "Acme Dental" if n < 240 else "Birch Legal",
-            "hostname": f"HOST-{n:03d}", "deviceClass": "printer" if n % 50 == 49 else "device",
+            "id": 1000 + n,
+            "uid": f"dev-{n}-uid",
+            "siteId": 1 if n < 240 else 2,
+            "siteUid": "site-1-uid" if n < 240 else "site-2-uid",
+            "siteName": "Acme Dental" if n < 240 else "Birch Legal",
+            "hostname": f"HOST-{n:03d}",
+            "deviceClass": "printer" if n % 50 == 49 else "device",
             "deviceType": {"category": categories[n % 5], "type": "Main System Chassis"},
-            "operatingSystem": "Microsoft Windows 11 Pro", "online": n % 7 != 0, "suspended": n == 5,
-            "deleted": False, "lastSeen": "2026-08-25T07:26:00Z" if n % 2 else 1787650000000,
+            "operatingSystem": "Microsoft Windows 11 Pro",
+            "online": n % 7 != 0,
+            "suspended": n == 5,
+            "deleted": False,
+            "lastSeen": "2026-08-25T07:26:00Z" if n % 2 else 1787650000000,
         }
         for n in range(330)
     ]
-    devices += [{"id": 5000, "uid": "dev-gone-uid", "siteId": 3, "siteUid": "site-3-uid", "siteName": "Deleted Devices",
-                 "hostname": "OLD-PC", "deviceClass": "device", "deleted": True}]
-    return DattoRmmFake(sites, devices, api_key="datto-key-5e21", api_secret="datto-SECRET-77aa", page_max=100)
+    devices += [
+        {
+            "id": 5000,
+            "uid": "dev-gone-uid",
+            "siteId": 3,
+            "siteUid": "site-3-uid",
+            "siteName": "Deleted Devices",
+            "hostname": "OLD-PC",
+            "deviceClass": "device",
+            "deleted": True,
+        }
+    ]
+    return DattoRmmFake(
+        sites, devices, api_key="datto-key-5e21", api_secret="datto-SECRET-77aa", page_max=100
+    )
 
 
 def graph_tenant_id(number: int) -> str:
@@ -153,11 +186,24 @@ def graph_tenant(number: int, name: str, staff: int, *, group: bool = True) -> d
     spb, exchange, flow = uid(900_001), uid(900_002), uid(900_003)
     users: list[dict[str, Any]] = []
 
-    def add(n: int, display: str, local: str, purpose: str | None, enabled: bool, skus: list[str], guest: bool = False) -> None:
+    def add(
+        n: int,
+        display: str,
+        local: str,
+        purpose: str | None,
+        enabled: bool,
+        skus: list[str],
+        guest: bool = False,
+    ) -> None:
         user: dict[str, Any] = {
-            "id": uid(n), "displayName": display, "accountEnabled": enabled,
-            "userPrincipalName": f"{local}_ext#EXT#@t{number}.onmicrosoft.com" if guest else f"{local}@t{number}.example",
-            "userType": "Guest" if guest else "Member", "assignedLicenses": [{"skuId": s, "disabledPlans": []} for s in skus],
+            "id": uid(n),
+            "displayName": display,
+            "accountEnabled": enabled,
+            "userPrincipalName": f"{local}_ext#EXT#@t{number}.onmicrosoft.com"
+            if guest
+            else f"{local}@t{number}.example",
+            "userType": "Guest" if guest else "Member",
+            "assignedLicenses": [{"skuId": s, "disabledPlans": []} for s in skus],
         }
         if purpose is not None:
             user["mailboxSettings"] = {"userPurpose": purpose, "timeZone": "Eastern Standard Time"}
@@ -175,25 +221,59 @@ def graph_tenant(number: int, name: str, staff: int, *, group: bool = True) -> d
     add(40_001, "Consultant", "consultant", "user", True, [], guest=True)
     licensed_staff = staff
     skus = [
-        {"skuId": spb, "skuPartNumber": "SPB", "consumedUnits": licensed_staff, "capabilityStatus": "Enabled", "appliesTo": "User",
-         "prepaidUnits": {"enabled": licensed_staff + 5, "suspended": 0, "warning": 0, "lockedOut": 0}},
-        {"skuId": exchange, "skuPartNumber": "EXCHANGESTANDARD", "consumedUnits": 1, "capabilityStatus": "Enabled",
-         "appliesTo": "User", "prepaidUnits": {"enabled": 2, "suspended": 0, "warning": 0, "lockedOut": 0}},
-        {"skuId": flow, "skuPartNumber": "FLOW_FREE", "consumedUnits": (staff + 9) // 10, "capabilityStatus": "Enabled",
-         "appliesTo": "User", "prepaidUnits": {"enabled": 10000, "suspended": 0, "warning": 0, "lockedOut": 0}},
-        {"skuId": uid(900_004), "skuPartNumber": "CRMSTANDARD", "consumedUnits": 0, "capabilityStatus": "Suspended",
-         "appliesTo": "User", "prepaidUnits": {"enabled": 0, "suspended": 5, "warning": 0, "lockedOut": 0}},
+        {
+            "skuId": spb,
+            "skuPartNumber": "SPB",
+            "consumedUnits": licensed_staff,
+            "capabilityStatus": "Enabled",
+            "appliesTo": "User",
+            "prepaidUnits": {"enabled": licensed_staff + 5, "suspended": 0, "warning": 0, "lockedOut": 0},
+        },
+        {
+            "skuId": exchange,
+            "skuPartNumber": "EXCHANGESTANDARD",
+            "consumedUnits": 1,
+            "capabilityStatus": "Enabled",
+            "appliesTo": "User",
+            "prepaidUnits": {"enabled": 2, "suspended": 0, "warning": 0, "lockedOut": 0},
+        },
+        {
+            "skuId": flow,
+            "skuPartNumber": "FLOW_FREE",
+            "consumedUnits": (staff + 9) // 10,
+            "capabilityStatus": "Enabled",
+            "appliesTo": "User",
+            "prepaidUnits": {"enabled": 10000, "suspended": 0, "warning": 0, "lockedOut": 0},
+        },
+        {
+            "skuId": uid(900_004),
+            "skuPartNumber": "CRMSTANDARD",
+            "consumedUnits": 0,
+            "capabilityStatus": "Suspended",
+            "appliesTo": "User",
+            "prepaidUnits": {"enabled": 0, "suspended": 5, "warning": 0, "lockedOut": 0},
+        },
     ]
     groups = []
     if group:
         office = [uid(n) for n in range(0, staff, 2)]
         remote = [uid(n) for n in range(1, staff, 4)]
         groups = [
-            {"id": uid(50_000), "displayName": "Managed Users", "members": [*office, uid(50_001), uid(20_000)]},
+            {
+                "id": uid(50_000),
+                "displayName": "Managed Users",
+                "members": [*office, uid(50_001), uid(20_000)],
+            },
             {"id": uid(50_001), "displayName": "Remote Staff", "members": [*remote, office[0]]},
         ]
-    return {"id": graph_tenant_id(number), "displayName": name, "defaultDomainName": f"t{number}.onmicrosoft.com",
-            "users": users, "subscribedSkus": skus, "groups": groups}
+    return {
+        "id": graph_tenant_id(number),
+        "displayName": name,
+        "defaultDomainName": f"t{number}.onmicrosoft.com",
+        "users": users,
+        "subscribedSkus": skus,
+        "groups": groups,
+    }
 
 
 def graph_group_size(staff: int) -> int:
@@ -205,10 +285,19 @@ PARTNER_TENANT = "00000000-0000-0000-0000-00000000beef"
 
 
 def _graph_world() -> GraphFake:
-    tenants = [graph_tenant(1, "Acme Dental", 230), graph_tenant(2, "Birch Legal", 40), graph_tenant(3, "Cedar Vet", 12, group=False)]
+    tenants = [
+        graph_tenant(1, "Acme Dental", 230),
+        graph_tenant(2, "Birch Legal", 40),
+        graph_tenant(3, "Cedar Vet", 12, group=False),
+    ]
     tenants[2]["contract"] = False  # read because the config lists it, not through the partner contracts
-    return GraphFake(tenants, client_id="graph-id-31c9", client_secret="graph-SECRET-c0de", partner_tenant=PARTNER_TENANT,
-                     page_max=100)
+    return GraphFake(
+        tenants,
+        client_id="graph-id-31c9",
+        client_secret="graph-SECRET-c0de",
+        partner_tenant=PARTNER_TENANT,
+        page_max=100,
+    )
 
 
 def _graph_expected() -> dict[tuple[str, str], int]:
@@ -221,7 +310,6 @@ def _graph_expected() -> dict[tuple[str, str], int]:
         if group:
             expected[(tenant, "group_members")] = graph_group_size(staff)
     return expected
-
 
 
 def _datto_saas_world() -> DattoSaasFake:

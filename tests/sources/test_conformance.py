@@ -39,7 +39,9 @@ def test_expired_token_is_refreshed_once(vendor: Vendor) -> None:
     assert vendor.counts() == vendor.harness.expected
 
 
-def test_rejected_credentials_fail_the_run_with_a_clear_error(vendor: Vendor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_credentials_fail_the_run_with_a_clear_error(
+    vendor: Vendor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     key = next(iter(vendor.harness.env))
     monkeypatch.setenv(f"MCC_SRC_{key}", "wrong-value")
     if key == "CLIENT_ID" and "CLIENT_SECRET" in vendor.harness.env:
@@ -88,7 +90,9 @@ def test_malformed_page_fails_the_run_and_keeps_the_last_good_counts(vendor: Ven
     assert "failed" in statuses and statuses[0] == "ok"
 
 
-def test_secrets_never_reach_the_logs(vendor: Vendor, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_never_reach_the_logs(
+    vendor: Vendor, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install_redaction()
     caplog.set_level(logging.DEBUG)
     logging.getLogger("httpx").setLevel(logging.DEBUG)  # the noisiest setting a user could choose

@@ -9,8 +9,15 @@ from mcc.errors import MalformedPayload
 
 
 def test_device_uses_display_name_then_system_name_and_keys_on_node_class() -> None:
-    raw = {"id": 562, "organizationId": 2, "nodeClass": "MAC", "approvalStatus": "APPROVED", "offline": True,
-           "systemName": "Mac.lan", "lastContact": 1787880643.767}
+    raw = {
+        "id": 562,
+        "organizationId": 2,
+        "nodeClass": "MAC",
+        "approvalStatus": "APPROVED",
+        "offline": True,
+        "systemName": "Mac.lan",
+        "lastContact": 1787880643.767,
+    }
     device = to_device(raw)
     assert device is not None
     assert (device.org, device.metric, device.external_id, device.name) == ("2", "devices", "562", "Mac.lan")
@@ -23,7 +30,9 @@ def test_pending_devices_are_not_counted() -> None:
     assert to_device({"id": 1, "organizationId": 1, "nodeClass": "MAC", "approvalStatus": "PENDING"}) is None
 
 
-@pytest.mark.parametrize("raw", [{"organizationId": 1, "nodeClass": "MAC"}, {"id": 1, "nodeClass": "MAC"}, "x", None])
+@pytest.mark.parametrize(
+    "raw", [{"organizationId": 1, "nodeClass": "MAC"}, {"id": 1, "nodeClass": "MAC"}, "x", None]
+)
 def test_malformed_device_rows_name_the_problem(raw: object) -> None:
     with pytest.raises(MalformedPayload, match="device row lacks"):
         to_device(raw)
