@@ -11,7 +11,14 @@ from store.db import reading, transaction
 def _three_events(engine: Engine) -> None:
     with transaction(engine) as session:
         for n in range(3):
-            record_event(session, actor="alice", action="decision.bump", entity="decision", entity_id=n, payload={"n": n})
+            record_event(
+                session,
+                actor="alice",
+                action="decision.bump",
+                entity="decision",
+                entity_id=n,
+                payload={"n": n},
+            )
 
 
 def test_intact_chain_verifies(engine: Engine) -> None:
