@@ -213,14 +213,14 @@ with tab_files:
         st.markdown("**Export**")
         st.download_button(
             "Download book (.toml)",
-            export_book(ctx.reader, ctx.config.currency),
+            lambda: export_book(ctx.reader, ctx.config.currency),
             file_name="book.toml",
             key="book_export",
             icon=":material/download:",
         )
         st.download_button(
             "Download contracts (.csv)",
-            export_contracts_csv(ctx.reader),
+            lambda: export_contracts_csv(ctx.reader),
             file_name="contracts.csv",
             key="contracts_export",
             icon=":material/download:",
