@@ -39,12 +39,17 @@ def exclusion_candidates(
         .when((pl.col("attr") == "licensed") & (value == "false"))
         .then(pl.lit("no licence assigned"))
         .when(
-            (pl.col("attr") == "sku")
-            & pl.any_horizontal(
-                [pl.col("value").str.to_uppercase().str.contains(word) for word in FREE_SKU_WORDS]
+            # `sku` (one part number) or `skus` (the user's comma-joined part numbers): every one is free
+            pl.col("attr").is_in(("sku", "skus"))
+            & (pl.col("value") != "")
+            & pl.col("value")
+            .str.split(",")
+            .list.eval(
+                pl.element().str.strip_chars().str.to_uppercase().str.contains("|".join(FREE_SKU_WORDS))
             )
+            .list.all()
         )
-        .then(pl.format("free or kiosk SKU {}", pl.col("value")))
+        .then(pl.format("only free or kiosk licences ({})", pl.col("value")))
         .when(pl.col("attr").is_in(LAST_CONTACT_ATTRS) & (silent > pl.col("_limit").fill_null(30)))
         .then(pl.format("offline for {} days", silent))
         .when(
