@@ -44,8 +44,14 @@ def seed(directory: Path, clients: int) -> Path:
     started = time.perf_counter()
     seed_world(engine, config, clients=clients)
     users.BCRYPT_ROUNDS = 10
-    users.add_user(engine, Actor("bench", frozenset({"admin"})), "admin", name="Bench Admin", password=PASSWORD,
-                   roles=["admin"])
+    users.add_user(
+        engine,
+        Actor("bench", frozenset({"admin"})),
+        "admin",
+        name="Bench Admin",
+        password=PASSWORD,
+        roles=["admin"],
+    )
     engine.dispose()
     print(f"seeded {clients} clients in {time.perf_counter() - started:.1f} s", flush=True)
     return config_path
@@ -66,8 +72,13 @@ def apptest_runs(runs: int) -> dict[str, tuple[float, float]]:
     results = {}
     for page in PAGES:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        for key, value in {"authentication_status": True, "username": "admin", "name": "Bench Admin",
-                           "roles": ["admin"], "logout": None}.items():
+        for key, value in {
+            "authentication_status": True,
+            "username": "admin",
+            "name": "Bench Admin",
+            "roles": ["admin"],
+            "logout": None,
+        }.items():
             at.session_state[key] = value
         at.run()
         started = time.perf_counter()
@@ -99,10 +110,21 @@ def browser_loads(config_path: Path, runs: int) -> dict[str, list[float]]:
     from tests.e2e.browser import browser, sign_in, wait_for_app, wait_for_charts
 
     port = free_port()
-    env = {**os.environ, "MCC_CONFIG": str(config_path), "MCC_COOKIE_KEY": COOKIE_KEY, "MCC_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "MCC_CONFIG": str(config_path),
+        "MCC_COOKIE_KEY": COOKIE_KEY,
+        "MCC_LOG_LEVEL": "WARNING",
+    }
     env.pop("MCC_DEMO", None)
-    server = subprocess.Popen([sys.executable, "-m", "mcc", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mcc", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     loads: dict[str, list[float]] = {}
     try:
@@ -127,8 +149,10 @@ def browser_loads(config_path: Path, runs: int) -> dict[str, list[float]]:
                     wait_for_charts(tab, timeout=120_000)
                     loads[name].append(time.perf_counter() - started - 0.5)  # minus the settle window
                     tab.close()
-                print(f"  {name:<15} first {loads[name][0]:6.2f} s   median {statistics.median(loads[name]):6.2f} s",
-                      flush=True)
+                print(
+                    f"  {name:<15} first {loads[name][0]:6.2f} s   median {statistics.median(loads[name]):6.2f} s",
+                    flush=True,
+                )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
@@ -150,7 +174,9 @@ def main() -> None:
         loads = browser_loads(config_path, args.runs)
     worst_warm = max(warm for _, warm in scripts.values())
     worst_first = max(values[0] for values in loads.values())
-    print(f"worst warm script {worst_warm:.3f} s (target 0.3); worst first browser load {worst_first:.2f} s (target 3.5)")
+    print(
+        f"worst warm script {worst_warm:.3f} s (target 0.3); worst first browser load {worst_first:.2f} s (target 3.5)"
+    )
 
 
 if __name__ == "__main__":

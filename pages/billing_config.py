@@ -201,10 +201,9 @@ with tab_files:
         if upload is not None and st.button(
             "Import", key="book_import", type="primary", disabled=not may_edit
         ):
+            content, filename = upload.getvalue(), upload.name
             summary = common.attempt(
-                lambda: import_file(
-                    ctx.engine, ctx.config, upload.getvalue(), common.actor(), name=upload.name
-                )
+                lambda: import_file(ctx.engine, ctx.config, content, common.actor(), name=filename)
             )
             if summary is not None:
                 st.session_state["flash"] = str(summary)

@@ -3,6 +3,7 @@ product with the money, the entities behind each count, and a decision per gap."
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date
 
@@ -132,6 +133,10 @@ def candidates(client: int, period_text: str, version: common.DataVersion) -> pl
     return recon.exclusion_candidates(ctx.reader, ctx.config, client, period_text)
 
 
+def _entity_name(names: dict[str, str], external_id: str) -> str:
+    return names.get(external_id, external_id)
+
+
 def _attrs(text: str) -> str:
     """The attributes that say what an entity is (class, purpose, SKU), not timestamps."""
     try:
@@ -209,7 +214,7 @@ for gap in rows.iter_rows(named=True):
             excluded = st.multiselect(
                 "Entities to exclude",
                 options,
-                format_func=lambda e, names=names: names.get(e, e),
+                format_func=functools.partial(_entity_name, names),
                 key=f"exclude_{code}",
             )
             note = st.text_input("Note (goes to the audit log and the invoice line)", key=f"note_{code}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -83,8 +84,8 @@ for column, source in zip(buttons[1:], ctx.config.sources, strict=True):
         source.name, key=f"refresh_{source.name}", disabled=not may_refresh, icon=":material/refresh:"
     ):
         requested = common.attempt(
-            lambda source=source: refresh.request_refresh(
-                ctx.engine, common.actor(), source.name, config=ctx.config
+            functools.partial(
+                refresh.request_refresh, ctx.engine, common.actor(), source.name, config=ctx.config
             )
         )
 if requested is not None:
