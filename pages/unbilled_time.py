@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
-from mcc import review, time_entries
+from mcc import review, timer
 from mcc.money import parse_amount
 from pages import common
 
@@ -127,16 +127,16 @@ with st.form("timer", clear_on_submit=True):
                     from mcc.errors import MccError
 
                     raise MccError(str(error)) from None
-            return time_entries.add_entry(
+            return timer.add_time_entry(
                 ctx.engine,
                 common.actor(),
-                client_id=int(client_id),
-                day=day,
-                person=person,
-                hours=Decimal(str(worked)),
-                note=what,
-                billable=billable,
-                rate_cents=rate_cents,
+                int(client_id),
+                day,
+                person,
+                Decimal(str(worked)),
+                rate_cents,
+                billable,
+                what,
             )
 
         if common.attempt(add, success=f"{worked} h logged for {names.get(client_id, '')}") is not None:
