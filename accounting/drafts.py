@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from mcc.errors import MccError
 from mcc.money import round_cents, to_str
+from reconcile.periods import month_end, period_of
+from reconcile.periods import parse_period as parse_month
 from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Product, TimeEntry
 
 TIME_CATEGORIES = ("time", "labor", "labour")
@@ -62,15 +64,15 @@ class DraftPlan:
 
 
 def parse_period(period: str) -> tuple[date, date]:
-    """'2026-03' -> (2026-03-01, 2026-03-31)."""
+    """'2026-03' -> (2026-03-01, 2026-03-31). Exactly that spelling: the text is stored as the invoice's
+    period, so ' 2026-3' or '+202-03' must not pass as a month no reconciliation would ever match."""
     try:
-        year, month = (int(part) for part in period.split("-"))
-        first = date(year, month, 1)
-    except (ValueError, TypeError):
-        raise MccError(f"period must look like YYYY-MM (e.g. 2026-03), got {period!r}") from None
-    if len(period) != 7:
+        first = parse_month(period)
+    except (ValueError, AttributeError):
+        first = None
+    if first is None or period_of(first) != period:
         raise MccError(f"period must look like YYYY-MM (e.g. 2026-03), got {period!r}")
-    return first, date(year, month, calendar.monthrange(year, month)[1])
+    return first, month_end(first)
 
 
 def shift_month(period: str, months: int) -> str:

@@ -113,3 +113,13 @@ def test_nothing_is_pushed_before_approval(engine, tmp_path) -> None:
 def test_bad_period_is_a_clear_error(engine) -> None:
     with pytest.raises(MccError, match="period must look like YYYY-MM"):
         invoicing.build_drafts(engine, Config(), APPROVER, "March")
+
+
+@pytest.mark.parametrize("period", [" 2026-3", "2026-3 ", "+202-03", "2026-3", "2026-13"])
+def test_a_period_not_spelled_yyyy_mm_is_refused_not_stored(engine, period: str) -> None:
+    """The text becomes Invoice.period; a loose spelling would make an invoice no reconciliation matches."""
+    seed(engine)
+    with pytest.raises(MccError, match="period must look like YYYY-MM"):
+        invoicing.build_drafts(engine, Config(), APPROVER, period)
+    with reading(engine) as session:
+        assert session.scalars(select(Invoice)).all() == []
