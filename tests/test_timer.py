@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from mcc import time_entries
 from mcc.errors import PermissionDenied
 from mcc.permissions import Actor
 from mcc.timer import TimeEntryError, add_time_entry
@@ -119,33 +118,3 @@ def test_no_rate_and_non_billable_are_kept(engine, client_id: int) -> None:
     with reading(engine) as session:
         row = session.get_one(TimeEntry, entry.id)
         assert (row.rate_cents, row.billable) == (None, False)
-
-
-@pytest.mark.parametrize(
-    ("hours", "message"),
-    [("1.125", "at most 2 decimal places"), ("1.255", "at most 2 decimal places"), ("0.004", "at most 2")],
-)
-def test_the_page_entry_point_refuses_hours_it_would_have_to_round(
-    engine, client_id: int, hours: str, message: str
-) -> None:
-    """The Unbilled time page adds time through `mcc.time_entries.add_entry`: the timer's rules apply there
-    too, so 1.125 h is refused, never stored as 1.12 h (banker's rounding) or 0.004 h as 0."""
-    with pytest.raises(TimeEntryError, match=message):
-        time_entries.add_entry(
-            engine, APPROVER, client_id=client_id, day=date(2026, 3, 2), person="Bea Ortiz", hours=hours
-        )
-    with pytest.raises(TimeEntryError, match="at most 200 characters"):
-        time_entries.add_entry(
-            engine, APPROVER, client_id=client_id, day=date(2026, 3, 2), person="B" * 201, hours="1"
-        )
-    with reading(engine) as session:
-        assert session.scalars(select(TimeEntry)).all() == []
-
-
-def test_the_page_entry_point_writes_a_native_entry(engine, client_id: int) -> None:
-    entry = time_entries.add_entry(
-        engine, APPROVER, client_id=client_id, day=date(2026, 3, 2), person=" Bea ", hours=Decimal("2.5")
-    )
-    with reading(engine) as session:
-        row = session.get_one(TimeEntry, entry.id)
-        assert (row.source, row.person, row.hours, row.billable) == ("native", "Bea", Decimal("2.50"), True)
