@@ -25,15 +25,13 @@ log = logging.getLogger(__name__)
 
 # --- redaction ----------------------------------------------------------------------------------
 
+_SECRET_NAMES = r"(?:access_|refresh_|id_)?token|client_secret|api_?key|api_?secret|secret|password|assertion"
 _PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic|apitoken)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 [redacted]"),
-    (
-        re.compile(
-            r"(?i)((?:access_|refresh_|id_)?token|client_secret|api_?key|api_?secret|secret|password|code|"
-            r"assertion|sig|signature)([\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+"
-        ),
-        r"\1\2[redacted]",
-    ),
+    # query strings and form bodies: ?code=...&client_secret=...&sig=...
+    (re.compile(rf"(?i)\b({_SECRET_NAMES}|code|sig|signature)=[^&\s\"',}}]+"), r"\1=[redacted]"),
+    # JSON and header-like text: "access_token": "...", password: ...
+    (re.compile(rf"(?i)([\"']?\b(?:{_SECRET_NAMES})[\"']?\s*:\s*[\"']?)[^&\s\"',}}]+"), r"\1[redacted]"),
 ]
 _known_secrets: set[str] = set()
 _secrets_lock = threading.Lock()
