@@ -31,6 +31,7 @@ from accounting.base import (
     reference_for,
 )
 from mcc.errors import MccError
+from mcc.money import to_str
 from mcc.permissions import Actor
 from store.audit import record_event
 from store.db import transaction
@@ -230,12 +231,7 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
         invoice.pushed_at = now
         invoice.remote_id = remote.remote_id
         invoice.remote_number = remote.number
-        warning = None
-        if remote.total_cents is not None and remote.total_cents != invoice.total_cents:
-            warning = (
-                f"the accounting system's total ({remote.total_cents / 100:.2f}) differs from the draft's "
-                f"({invoice.total_cents / 100:.2f}); check tax and rounding settings there"
-            )
+        warning = total_mismatch(remote.total_cents, invoice.total_cents)
         invoice.last_error = warning
         time_ids = [line.time_entry_id for line in invoice.lines if line.time_entry_id is not None]
         if time_ids:
@@ -260,6 +256,16 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
         return PushResult(
             invoice.id, client.name, "pushed", invoice.total_cents, remote.remote_id, remote.number, warning
         )
+
+
+def total_mismatch(remote_cents: int | None, draft_cents: int) -> str | None:
+    """The warning kept on a pushed invoice whose total the accounting system computed differently."""
+    if remote_cents is None or remote_cents == draft_cents:
+        return None
+    return (
+        f"the accounting system's total ({to_str(remote_cents)}) differs from the draft's "
+        f"({to_str(draft_cents)}); check tax and rounding settings there"
+    )
 
 
 def record_failure(engine: Engine, actor: Actor, claim: Claim, error: MccError) -> PushResult:

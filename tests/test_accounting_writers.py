@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from accounting.outbox import total_mismatch
 from accounting.registry import writer_for
 from mcc import invoicing
 from mcc.config import Config
@@ -232,3 +233,18 @@ def test_timeout_after_the_invoice_was_created_is_found_not_duplicated(engine, v
     assert retry.remote_id == str(
         fake.invoices[0].get("Id") or fake.invoices[0].get("InvoiceID") or fake.invoices[0].get("id")
     )  # type: ignore[attr-defined]
+
+
+def test_a_total_the_accounting_system_changed_is_reported_exactly() -> None:
+    """Amounts in the warning come from integer cents, never through a float (which would print
+    90071992547409.94 for 9,007,199,254,740,993 cents)."""
+    assert total_mismatch(None, 4500) is None
+    assert total_mismatch(4500, 4500) is None
+    assert total_mismatch(9_007_199_254_740_993, 4500) == (
+        "the accounting system's total (90071992547409.93) differs from the draft's (45.00); "
+        "check tax and rounding settings there"
+    )
+    assert total_mismatch(-5, 0) == (
+        "the accounting system's total (-0.05) differs from the draft's (0.00); "
+        "check tax and rounding settings there"
+    )
