@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
@@ -43,3 +44,28 @@ def test_the_full_example_loads() -> None:
     config = Config.model_validate(data)
     assert config.accounting.realm_id == "9130350000000000"
     assert "ninja" in config.source_names
+
+
+def _readme_commands(prefix: str) -> list[str]:
+    """Every `mcc …` command the README shows starting with `prefix`, in code blocks or inline code."""
+    text = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    found = re.findall(rf"^({re.escape(prefix)}[^\n#]*?)\s*(?:#.*)?$", text, flags=re.M)
+    found += re.findall(rf"`({re.escape(prefix)}[^`]*)`", text)
+    return [command.strip() for command in found]
+
+
+def test_the_readme_users_add_commands_run(write_config, monkeypatch) -> None:
+    """Copying the README's `mcc users add` line must add the user, not stop at a missing option."""
+    from typer.testing import CliRunner
+
+    from mcc import users
+    from mcc.cli import app
+
+    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+    write_config()
+    commands = _readme_commands("mcc users add")
+    assert len(commands) >= 2
+    for command in commands:
+        args = shlex.split(command)[1:] + ["--password-stdin"]
+        result = CliRunner().invoke(app, args, input="a long enough password\n")
+        assert result.exit_code == 0, f"README: {command!r}: {result.output}"
