@@ -5,6 +5,13 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# Far above any price or invoice an MSP enters, and small enough that quantity × price and the totals
+# built from it stay inside 64-bit integer cents (database BIGINT, Polars Int64).
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+class AmountTooLarge(ValueError):
+    """An amount beyond MAX_AMOUNT: a typo (or "1e30"), never a real price."""
 
 
 def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
@@ -17,6 +24,8 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
         raise ValueError(f'{field} must be a decimal number such as "45.00", got {text!r}') from None
     if not value.is_finite():
         raise ValueError(f"{field} must be a finite decimal number, got {text!r}")
+    if abs(value) > MAX_AMOUNT:
+        raise AmountTooLarge(f"{field} must be at most {MAX_AMOUNT} in size, got {text!r}")
     if value != value.quantize(CENT):
         raise ValueError(f"{field} has more than two decimal places: {text!r}")
     return int(value * 100)

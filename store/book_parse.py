@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from mcc.config import Config
 from mcc.errors import BookError
-from mcc.money import parse_amount
+from mcc.money import MAX_AMOUNT, AmountTooLarge, parse_amount
 from store.book_toml import Locator
 
 POLICIES = ("end", "peak", "average")
@@ -184,8 +184,13 @@ def decode_text(raw: bytes, name: str, unit: str = "line") -> str:
 # --- field readers (shared with the contracts CSV) ---------------------------------------------------
 
 
+MAX_QUANTITY = 1_000_000_000  # units on one contract line; beyond it is a typo, and it would overflow cents
+
+
 def whole_number(value: Any, where: Where, key: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value > MAX_QUANTITY:
+            raise where.error(key, f"must be at most {MAX_QUANTITY:,}, got {value!r}")
         return value
     raise where.error(key, f"must be a whole number ≥ 0, got {value!r}")
 
@@ -200,6 +205,8 @@ def amount(value: Any, where: Where, key: str) -> int:
         raise where.error(key, f'must be a decimal string such as "45.00", got {value!r}')
     try:
         cents = parse_amount(value, field=key)
+    except AmountTooLarge:
+        raise where.error(key, f"must be at most {MAX_AMOUNT}, got {value!r}") from None
     except ValueError:
         if re.fullmatch(r"\s*-?\d*\.\d{3,}\s*", value):
             raise where.error(key, f"must have at most two decimal places, got {value!r}") from None

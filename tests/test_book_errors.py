@@ -152,6 +152,18 @@ BOOK_CASES = {
         '[[clients]]\nname = "Café Zed"\n'.encode("latin-1"),
         "bad.toml line 2: not UTF-8 text (byte 0xe9); save the file as UTF-8",
     ),
+    "price in exponent form too large for any context": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1e30"\n',
+        "bad.toml line 4: products[1].unit_price: must be at most 999999999999.99, got '1e30'",
+    ),
+    "price beyond 64-bit cents": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "92233720368547758.08"\n',
+        "bad.toml line 4: products[1].unit_price: must be at most 999999999999.99, got '92233720368547758.08'",
+    ),
+    "quantity beyond any contract": (
+        CONTRACT.replace("quantity = 1", "quantity = 99999999999999999999"),
+        "bad.toml line 4: contracts[1].quantity: must be at most 1,000,000,000, got 99999999999999999999",
+    ),
     "empty file": ("  \n", "bad.toml: the file is empty"),
     "only comments": ("# nothing yet\n", "bad.toml: the file is empty"),
 }
@@ -211,6 +223,14 @@ CSV_CASES = {
     "unknown column": (
         "client,product,qty,start\nAcme Dental,WS,3,2026-05-01\n",
         "contracts.csv row 1: unknown column 'qty' (the header is client,product,quantity,start,end,unit_price)",
+    ),
+    "huge quantity": (
+        HEADER + "Acme Dental,WS,99999999999999999999,2026-05-01,,\n",
+        "contracts.csv row 2: quantity must be at most 1,000,000,000, got 99999999999999999999",
+    ),
+    "price in exponent form": (
+        HEADER + "Acme Dental,WS,3,2026-05-01,,1e30\n",
+        "contracts.csv row 2: unit_price must be at most 999999999999.99, got '1e30'",
     ),
     "negative quantity": (
         HEADER + "Cedar Law,WS,4,2026-05-01,,\nAcme Dental,WS,-3,2026-05-01,,\n",
