@@ -17,7 +17,7 @@ from accounting.outbox import PUSHABLE, PushResult, push_one
 from accounting.registry import company_of, writer_for
 from mcc.config import Config
 from mcc.errors import MccError, PermissionDenied
-from mcc.money import round_cents
+from mcc.money import MAX_AMOUNT, round_cents, to_str
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.db import reading, transaction
@@ -227,6 +227,8 @@ def edit_line(
         if unit_price_cents is not None:
             if isinstance(unit_price_cents, bool) or not isinstance(unit_price_cents, int):
                 raise MccError(f"unit price must be whole cents, got {unit_price_cents!r}")
+            if abs(unit_price_cents) > MAX_AMOUNT * 100:
+                raise MccError(f"unit price must be at most {MAX_AMOUNT}, got {unit_price_cents} cents")
             line.unit_price_cents = unit_price_cents
         if description is not None:
             if not description.strip():
@@ -234,7 +236,13 @@ def edit_line(
             line.description = description.strip()
         if note is not None:
             line.note = note.strip() or None
-        line.amount_cents = round_cents(Decimal(line.quantity) * line.unit_price_cents)
+        amount = Decimal(line.quantity) * line.unit_price_cents
+        if abs(amount) > MAX_AMOUNT * 100:
+            raise MccError(
+                f"invoice line {line_id}: {line.quantity} × {to_str(line.unit_price_cents)} is more than "
+                f"{MAX_AMOUNT}; check the quantity and unit price"
+            )
+        line.amount_cents = round_cents(amount)
         session.flush()
         invoice.total_cents = sum(item.amount_cents for item in invoice.lines)
         invoice.revision += 1

@@ -123,3 +123,28 @@ def test_a_period_not_spelled_yyyy_mm_is_refused_not_stored(engine, period: str)
         invoicing.build_drafts(engine, Config(), APPROVER, period)
     with reading(engine) as session:
         assert session.scalars(select(Invoice)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"quantity": "1e30"}, "is more than 999999999999.99"),
+        ({"quantity": "100000000000"}, "is more than 999999999999.99"),
+        ({"unit_price_cents": 10**20}, "unit price must be at most 999999999999.99"),
+    ],
+)
+def test_an_edit_beyond_any_real_amount_is_refused_and_changes_nothing(
+    engine, change: dict[str, object], message: str
+) -> None:
+    """'1e30' used to crash inside Decimal rounding; a huge price overflowed the database column."""
+    book = seed(engine)
+    draft = by_client(invoicing.build_drafts(engine, Config(), APPROVER, PERIOD))[book.acme]
+    line = invoicing.get_invoice(engine, draft.id).lines[0]
+    with pytest.raises(MccError, match=message):
+        invoicing.edit_line(engine, INVOICER, line.id, **change)  # type: ignore[arg-type]
+    after = invoicing.get_invoice(engine, draft.id)
+    assert (after.total_cents, after.revision, after.lines[0].quantity) == (
+        ACME_TOTAL,
+        draft.revision,
+        line.quantity,
+    )
