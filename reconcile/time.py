@@ -33,8 +33,9 @@ def unbilled_time(
 ) -> pl.DataFrame:
     """One row per client with unbilled billable time up to `period_end`.
 
-    With a block of prepaid hours in force at `period_end`, only the overage is billable: the block's
-    used hours are every billable entry inside the block's dates (invoiced or not).
+    With a block of prepaid hours in force at `period_end`, open entries inside the block's dates are
+    billable only as far as they are overage (the block's used hours are every billable entry inside its
+    dates, invoiced or not); open entries outside the block's dates bill as usual.
     """
     billable = entries.lazy().filter(
         pl.col("billable") & pl.col("client_id").is_not_null() & (pl.col("day") <= period_end)
@@ -52,41 +53,48 @@ def unbilled_time(
         (pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end))
     )
     block_hours = in_force.group_by("client_id").agg(pl.col("hours_x100").sum().alias("block_hours_x100"))
+    window = in_force.select("client_id", pl.col("start").alias("_from"), pl.col("end").alias("_to"))
+    inside = (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
     used = (
-        in_force.select("client_id", pl.col("start").alias("_from"), pl.col("end").alias("_to"))
-        .join(billable.select("entry_id", "client_id", "day", "hours_x100"), on="client_id")
-        .filter(
-            (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
-        )
+        window.join(billable.select("entry_id", "client_id", "day", "hours_x100"), on="client_id")
+        .filter(inside)
         .unique("entry_id")
         .group_by("client_id")
         .agg(pl.col("hours_x100").sum().alias("block_used_hours_x100"))
     )
+    # open entries inside a block's dates are paid for by the block up to its hours; the rest bill normally
+    open_inside = (
+        window.join(
+            open_entries.select("entry_id", "client_id", "day", "hours_x100", "amount_cents"), on="client_id"
+        )
+        .filter(inside)
+        .unique("entry_id")
+        .group_by("client_id")
+        .agg(
+            pl.col("hours_x100").sum().alias("_inside_hours"),
+            pl.col("amount_cents").sum().alias("_inside_cents"),
+        )
+    )
     overage = (pl.col("block_used_hours_x100") - pl.col("block_hours_x100")).clip(lower_bound=0)
+    inside_billable = pl.min_horizontal("_inside_hours", "overage_hours_x100")
     return (
         unbilled.join(block_hours, on="client_id", how="left")
         .join(used, on="client_id", how="left")
+        .join(open_inside, on="client_id", how="left")
         .with_columns(
-            block_hours_x100=pl.col("block_hours_x100").fill_null(0),
-            block_used_hours_x100=pl.col("block_used_hours_x100").fill_null(0),
+            pl.col("block_hours_x100", "block_used_hours_x100", "_inside_hours", "_inside_cents").fill_null(0)
         )
         .with_columns(
             block_balance_hours_x100=pl.col("block_hours_x100") - pl.col("block_used_hours_x100"),
             overage_hours_x100=overage,
         )
         .with_columns(
-            billable_hours_x100=pl.when(pl.col("block_hours_x100") > 0)
-            .then(pl.min_horizontal("unbilled_hours_x100", "overage_hours_x100"))
-            .otherwise(pl.col("unbilled_hours_x100"))
-        )
-        .with_columns(
-            billable_cents=pl.when(pl.col("unbilled_hours_x100") > 0)
-            .then(
-                div_round(
-                    pl.col("unbilled_cents") * pl.col("billable_hours_x100"), pl.col("unbilled_hours_x100")
-                )
-            )
-            .otherwise(0)
+            billable_hours_x100=pl.col("unbilled_hours_x100") - pl.col("_inside_hours") + inside_billable,
+            billable_cents=pl.col("unbilled_cents")
+            - pl.col("_inside_cents")
+            + pl.when(pl.col("_inside_hours") > 0)
+            .then(div_round(pl.col("_inside_cents") * inside_billable, pl.col("_inside_hours")))
+            .otherwise(0),
         )
         .join(clients.lazy(), on="client_id", how="left")
         .select(UNBILLED_COLUMNS)

@@ -164,13 +164,12 @@ def book_toml(
                     'reason = "shared mailboxes are not billed"',
                     "",
                 ]
-    if "ebillity" in sources or "native" in sources:
-        for client in world.clients[:6:2]:
-            out += [
-                "[[blocks]]",
-                f'client = "{client.name}"',
-                "hours = 10",
-                f'start = "{world.today.replace(day=1).isoformat()}"',
-                "",
-            ]
+    for client in world.clients[:6:2]:  # prepaid 10-hour blocks, used up by this month's time
+        out += [
+            "[[blocks]]",
+            f'client = "{client.name}"',
+            "hours = 10",
+            f'start = "{world.today.replace(day=1).isoformat()}"',
+            "",
+        ]
     return "\n".join(out).rstrip() + "\n"
