@@ -19,6 +19,7 @@ from mcc.permissions import Actor, require
 from mcc.reconciliation import reconcile_period, resolve_period
 from reconcile.periods import period_of
 from store.audit import record_event
+from store.book_parse import MAX_QUANTITY
 from store.db import transaction
 from store.models import Client, ClientOrg, Contract, Decision, Entity, Exclusion, Product, TimeEntry
 from store.types import utcnow
@@ -207,6 +208,8 @@ def _decide(
         quantity = quantity if quantity is not None else gap.get("billable_qty")
         if quantity is None or quantity < 0:
             raise DecisionError("bump needs the approved quantity (a whole number ≥ 0)")
+        if quantity > MAX_QUANTITY:
+            raise DecisionError(f"bump quantity must be at most {MAX_QUANTITY:,}, got {quantity}")
         effective_date = effective_date or first_day
     snapshot = {k: v for k, v in gap.items() if k != "suggested_client"}
     decision = Decision(

@@ -240,3 +240,21 @@ def test_time_is_approved_or_written_off_once(engine: Engine, book: DbBook) -> N
     assert reconcile_period(engine, CONFIG, "2026-03").unbilled_time["unbilled_hours_x100"].to_list() == [150]
     with pytest.raises(PermissionDenied):
         approve_time(engine, VIEWER, ids)
+
+
+def test_a_bump_beyond_any_contract_is_refused_and_nothing_is_written(engine: Engine, book: DbBook) -> None:
+    """A 20-digit quantity used to reach the database and fail there with an overflow traceback."""
+    with pytest.raises(MccError, match="bump quantity must be at most 1,000,000,000"):
+        decide(
+            engine,
+            APPROVER,
+            client_id=book.clients["Acme Dental"],
+            product_code="WS",
+            period="2026-03",
+            action="bump",
+            quantity=99_999_999_999_999_999_999,
+            config=CONFIG,
+        )
+    with reading(engine) as session:
+        assert session.scalars(select(Decision)).all() == []
+        assert session.scalars(select(AuditEvent)).all() == []
