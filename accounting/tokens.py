@@ -131,7 +131,14 @@ class OAuthClient:
                 f"{self.vendor} refused the refresh token (HTTP {response.status_code}: {detail}); "
                 "connect the app again and set a new refresh token"
             )
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise AccountingAuthFailed(
+                f"{self.vendor}: the token endpoint answered HTTP 200 with no JSON object; nothing was sent"
+            )
         new_refresh = body.get("refresh_token")
         if new_refresh and new_refresh != refresh_token:
             # Persist before using the new access token: a crash now must not lose the rotated token.
@@ -139,7 +146,12 @@ class OAuthClient:
             seed = _fingerprint(env_token) if env_token else self._stored_seed()
             self.vault.put(self.vault_name, {"token": new_refresh, "seed": seed})
             log.info("%s refresh token rotated; the new one is stored encrypted", self.vendor)
-        self.access_token = str(body["access_token"])
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise AccountingAuthFailed(
+                f"{self.vendor}: the token endpoint answered without an access token; nothing was sent"
+            )
+        self.access_token = access_token
         return self.access_token
 
     def _stored_seed(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from decimal import Decimal
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from accounting.http import MinuteLimiter
@@ -124,3 +126,37 @@ def test_vault_keeps_the_rotated_token_until_the_environment_gives_a_new_one(eng
     issued = iter(["rotated-3"])
     client("reauthorised").refresh()  # a new token in the environment means a re-authorisation: it wins
     assert seen[-1] == "reauthorised"
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (httpx.Response(200, text="<html>maintenance</html>"), "answered HTTP 200 with no JSON object"),
+        (httpx.Response(200, json=["access_token"]), "answered HTTP 200 with no JSON object"),
+        (httpx.Response(200, json={"token_type": "bearer"}), "answered without an access token"),
+    ],
+)
+def test_a_token_answer_without_a_token_is_a_clear_accounting_error(
+    engine, monkeypatch, response: httpx.Response, message: str
+) -> None:
+    """A push turns an AccountingError into a failed invoice with its message; a raw JSON or key error
+    would escape the push and leave the invoice leased as 'pushing'."""
+    from pydantic import SecretStr
+
+    from accounting.base import AccountingAuthFailed
+    from accounting.tokens import OAuthClient
+
+    monkeypatch.setenv("MCC_SECRET_KEY", "k" * 40)
+    oauth = OAuthClient(
+        "Xero",
+        "https://token.test/connect/token",
+        SecretStr("id"),
+        SecretStr("secret"),
+        SecretStr("from-env"),
+        Vault(engine),
+        "xero:t:refresh_token",
+        httpx.Client(transport=httpx.MockTransport(lambda request: response)),
+    )
+    with pytest.raises(AccountingAuthFailed, match=message):
+        oauth.token()
+    assert oauth.access_token is None
