@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from mcc.errors import AccountingError
+from mcc.money import to_decimal
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def reference_for(invoice_id: int, key: str) -> str:
 
 
 def decimal_amount(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+    """4500 -> Decimal('45.00'), as every writer sends amounts (the one conversion in mcc.money)."""
+    return to_decimal(cents)
 
 
 def cents_from(value: object) -> int:
