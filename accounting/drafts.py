@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -129,6 +130,25 @@ def time_product(session: Session) -> Product | None:
     return None
 
 
+def block_hours_covered(session: Session, client_id: int, last: date) -> dict[int, Decimal]:
+    """Hours of each of the client's entries that a prepaid hour block pays for (the same allocation the
+    reconciliation uses, so draft totals and unbilled time agree to the cent)."""
+    from reconcile.time import block_coverage
+    from store.frames import time_frames
+
+    frames = time_frames(session, last)
+    coverage = block_coverage(
+        frames["entries"].filter(pl.col("client_id") == client_id),
+        frames["blocks"].filter(pl.col("client_id") == client_id),
+        last,
+    )
+    return {
+        int(entry_id): Decimal(hundredths) / 100
+        for entry_id, hundredths in coverage.iter_rows()
+        if hundredths
+    }
+
+
 def plan_draft(session: Session, client: Client, period: str, *, draft_id: int | None = None) -> DraftPlan:
     _, last = parse_period(period)
     plan = DraftPlan()
@@ -246,13 +266,18 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
                 'no product for billable time: add a product with category = "time" (its code is the '
                 "accounting item for labour) to invoice time entries"
             )
+        covered = block_hours_covered(session, client.id, last)
         for entry in entries:
             rate = (
                 entry.rate_cents
                 if entry.rate_cents is not None
                 else (labour.unit_price_cents if labour else 0)
             )
+            prepaid = covered.get(entry.id, Decimal(0))
+            billed = entry.hours - prepaid
             description = f"{entry.day.isoformat()} · {entry.person} · {entry.hours} h @ {to_str(rate)}"
+            if prepaid:
+                description += f" ({prepaid} h from the prepaid block)"
             if entry.note:
                 description += f" — {entry.note}"
             plan.lines.append(
@@ -260,9 +285,9 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
                     kind="time",
                     item_code=labour.code if labour else "",
                     description=description,
-                    quantity=entry.hours,
+                    quantity=billed,
                     unit_price_cents=rate,
-                    amount_cents=round_cents(entry.hours * rate),
+                    amount_cents=round_cents(billed * rate),
                     product_id=labour.id if labour else None,
                     time_entry_id=entry.id,
                 )

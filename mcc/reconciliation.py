@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, select
 
+from accounting.drafts import time_product
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
 from mcc.money import to_str
@@ -141,10 +142,13 @@ def reconcile_period(
     with reading(engine) as session:
         inputs = load_inputs(session, window_start(first_day, config.back_bill_months), first_day)
         time = time_frames(session, last_day)
+        labour = time_product(session)
         syncs = last_successful_syncs(session)
     result = reconcile_inputs(inputs, first_day, config.back_bill_months)
     gaps = _suggest(result.gaps, inputs.clients)
-    unbilled = unbilled_time(time["entries"], time["blocks"], inputs.clients, last_day)
+    unbilled = unbilled_time(
+        time["entries"], time["blocks"], inputs.clients, last_day, labour.unit_price_cents if labour else None
+    )
     totals = gap_totals(gaps)
     totals["unbilled_time_cents"] = int(unbilled["billable_cents"].sum())
     totals["unbilled_hours_x100"] = int(unbilled["billable_hours_x100"].sum())

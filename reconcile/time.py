@@ -28,73 +28,110 @@ UNBILLED_COLUMNS = [
 ]
 
 
+def block_coverage(entries: pl.DataFrame, blocks: pl.DataFrame, period_end: date) -> pl.DataFrame:
+    """entry_id, covered_hours_x100: how much of each billable entry a prepaid hour block pays for.
+
+    Blocks in force at `period_end` are pooled per client (their hours summed, their dates joined); the
+    billable entries inside those dates use the pool up in date order (invoiced ones too), so an
+    entry straddling the end of the pool is covered in part.
+    """
+    pools = (
+        blocks.lazy()
+        .filter((pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end)))
+        .group_by("client_id")
+        .agg(
+            pl.col("hours_x100").sum().alias("_pool"),
+            pl.col("start").min().alias("_from"),
+            pl.when(pl.col("end").is_null().any()).then(None).otherwise(pl.col("end").max()).alias("_to"),
+        )
+    )
+    return (
+        entries.lazy()
+        .filter(pl.col("billable") & pl.col("client_id").is_not_null() & (pl.col("day") <= period_end))
+        .join(pools, on="client_id")
+        .filter(
+            (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
+        )
+        .sort("client_id", "day", "entry_id")
+        .with_columns(_after=pl.col("hours_x100").cum_sum().over("client_id"))
+        .with_columns(
+            covered_hours_x100=(
+                pl.min_horizontal("_after", "_pool") - (pl.col("_after") - pl.col("hours_x100"))
+            ).clip(lower_bound=0)
+        )
+        .select("entry_id", "covered_hours_x100")
+        .collect(engine=ENGINE)
+    )
+
+
 def unbilled_time(
-    entries: pl.DataFrame, blocks: pl.DataFrame, clients: pl.DataFrame, period_end: date
+    entries: pl.DataFrame,
+    blocks: pl.DataFrame,
+    clients: pl.DataFrame,
+    period_end: date,
+    default_rate_cents: int | None = None,
 ) -> pl.DataFrame:
     """One row per client with unbilled billable time up to `period_end`.
 
-    With a block of prepaid hours in force at `period_end`, open entries inside the block's dates are
-    billable only as far as they are overage (the block's used hours are every billable entry inside its
-    dates, invoiced or not); open entries outside the block's dates bill as usual.
+    An entry without its own rate is priced at `default_rate_cents` (the time product's price). Hours a
+    prepaid block pays for (`block_coverage`) are not billable; the rest of each entry is, line by line
+    exactly as the draft invoice bills it.
     """
-    billable = entries.lazy().filter(
-        pl.col("billable") & pl.col("client_id").is_not_null() & (pl.col("day") <= period_end)
-    )
-    open_entries = billable.filter(~pl.col("invoiced") & ~pl.col("written_off")).with_columns(
-        amount_cents=div_round(pl.col("hours_x100") * pl.col("rate_cents").fill_null(0), 100)
+    rate = pl.col("rate_cents").fill_null(default_rate_cents if default_rate_cents is not None else 0)
+    missing = pl.col("rate_cents").is_null().sum() if default_rate_cents is None else pl.lit(0)
+    coverage = block_coverage(entries, blocks, period_end).lazy()
+    open_entries = (
+        entries.lazy()
+        .filter(
+            pl.col("billable")
+            & pl.col("client_id").is_not_null()
+            & (pl.col("day") <= period_end)
+            & ~pl.col("invoiced")
+            & ~pl.col("written_off")
+        )
+        .join(coverage, on="entry_id", how="left")
+        .with_columns(
+            amount_cents=div_round(pl.col("hours_x100") * rate, 100),
+            billable_x100=pl.col("hours_x100") - pl.col("covered_hours_x100").fill_null(0),
+        )
+        .with_columns(billable_cents=div_round(pl.col("billable_x100") * rate, 100))
     )
     unbilled = open_entries.group_by("client_id").agg(
         pl.len().cast(pl.Int64).alias("entries"),
         pl.col("hours_x100").sum().alias("unbilled_hours_x100"),
         pl.col("amount_cents").sum().alias("unbilled_cents"),
-        pl.col("rate_cents").is_null().sum().cast(pl.Int64).alias("missing_rate_entries"),
+        missing.cast(pl.Int64).alias("missing_rate_entries"),
+        pl.col("billable_x100").sum().alias("billable_hours_x100"),
+        pl.col("billable_cents").sum(),
     )
     in_force = blocks.lazy().filter(
         (pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end))
     )
     block_hours = in_force.group_by("client_id").agg(pl.col("hours_x100").sum().alias("block_hours_x100"))
-    window = in_force.select("client_id", pl.col("start").alias("_from"), pl.col("end").alias("_to"))
-    inside = (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
     used = (
-        window.join(billable.select("entry_id", "client_id", "day", "hours_x100"), on="client_id")
-        .filter(inside)
+        in_force.select("client_id", pl.col("start").alias("_from"), pl.col("end").alias("_to"))
+        .join(
+            entries.lazy()
+            .filter(pl.col("billable") & (pl.col("day") <= period_end))
+            .select("entry_id", "client_id", "day", "hours_x100"),
+            on="client_id",
+        )
+        .filter(
+            (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
+        )
         .unique("entry_id")
         .group_by("client_id")
         .agg(pl.col("hours_x100").sum().alias("block_used_hours_x100"))
     )
-    # open entries inside a block's dates are paid for by the block up to its hours; the rest bill normally
-    open_inside = (
-        window.join(
-            open_entries.select("entry_id", "client_id", "day", "hours_x100", "amount_cents"), on="client_id"
-        )
-        .filter(inside)
-        .unique("entry_id")
-        .group_by("client_id")
-        .agg(
-            pl.col("hours_x100").sum().alias("_inside_hours"),
-            pl.col("amount_cents").sum().alias("_inside_cents"),
-        )
-    )
-    overage = (pl.col("block_used_hours_x100") - pl.col("block_hours_x100")).clip(lower_bound=0)
-    inside_billable = pl.min_horizontal("_inside_hours", "overage_hours_x100")
     return (
         unbilled.join(block_hours, on="client_id", how="left")
         .join(used, on="client_id", how="left")
-        .join(open_inside, on="client_id", how="left")
-        .with_columns(
-            pl.col("block_hours_x100", "block_used_hours_x100", "_inside_hours", "_inside_cents").fill_null(0)
-        )
+        .with_columns(pl.col("block_hours_x100", "block_used_hours_x100").fill_null(0))
         .with_columns(
             block_balance_hours_x100=pl.col("block_hours_x100") - pl.col("block_used_hours_x100"),
-            overage_hours_x100=overage,
-        )
-        .with_columns(
-            billable_hours_x100=pl.col("unbilled_hours_x100") - pl.col("_inside_hours") + inside_billable,
-            billable_cents=pl.col("unbilled_cents")
-            - pl.col("_inside_cents")
-            + pl.when(pl.col("_inside_hours") > 0)
-            .then(div_round(pl.col("_inside_cents") * inside_billable, pl.col("_inside_hours")))
-            .otherwise(0),
+            overage_hours_x100=(pl.col("block_used_hours_x100") - pl.col("block_hours_x100")).clip(
+                lower_bound=0
+            ),
         )
         .join(clients.lazy(), on="client_id", how="left")
         .select(UNBILLED_COLUMNS)
