@@ -39,6 +39,15 @@ CATEGORY_COLORS = {
     "time": "#16a34a",
     "other": "#64748b",
 }
+CATEGORY_LABELS = {  # how owners talk about each source category
+    "rmm": "Devices",
+    "identity": "Seats (Microsoft 365)",
+    "security": "Security",
+    "backup": "Backup",
+    "distributor": "Subscriptions",
+    "time": "Time",
+    "other": "Other",
+}
 STATUS_LABELS = {
     "under_billed": "Under-billed",
     "over_billed": "Over-billed",
@@ -255,6 +264,10 @@ def recovered(data: DataVersion) -> dict[str, int]:
         "monthly_cents": totals.get("bump", (0, 0, 0))[0],
         "decisions": sum(t[2] for t in totals.values()),
     }
+
+
+def category_label(category: str | None) -> str:
+    return CATEGORY_LABELS.get((category or "other").lower(), str(category).title())
 
 
 def category_color(category: str | None) -> str:

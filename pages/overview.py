@@ -122,18 +122,20 @@ with right:
             .sort("period", "category")
         )
         figure = go.Figure()
-        for category in sorted(by_category["category"].unique().to_list()):
+        order = list(common.CATEGORY_LABELS)
+        categories = by_category["category"].unique().to_list()
+        for category in sorted(categories, key=lambda c: order.index(c) if c in order else len(order)):
             rows = by_category.filter(pl.col("category") == category)
             figure.add_bar(
                 x=rows["period"].to_list(),
                 y=[v / 100 for v in rows["leakage_cents"]],
-                name=str(category).title(),
+                name=common.category_label(category),
                 marker_color=common.category_color(category),
-                hovertemplate="%{x}: %{y:$,.2f}<extra>" + str(category) + "</extra>",
+                hovertemplate="%{x}: %{y:$,.2f}<extra>" + common.category_label(category) + "</extra>",
             )
         figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420, showlegend=True)
         figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
-        figure.update_xaxes(type="category", title=None)
+        figure.update_xaxes(type="category", categoryorder="category ascending", title=None)
         st.plotly_chart(figure, width="stretch", key="leakage_over_time")
         st.caption("Monthly under-billed amount by category, last 13 months.")
 
