@@ -30,7 +30,11 @@ def _when(epoch: Any) -> str:
     """NinjaOne timestamps are epoch seconds as a double (`1787898261.504`)."""
     if epoch is None:
         return ""
-    return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(float(epoch), UTC).isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError, OSError):
+        # A display-only detail: an odd value is shown as sent rather than failing the whole run.
+        return str(epoch)[:40]
 
 
 def to_device(raw: Any) -> Entity | None:

@@ -40,3 +40,12 @@ def test_malformed_device_rows_name_the_problem(raw: object) -> None:
 
 def test_org_name_falls_back_to_id() -> None:
     assert to_org({"id": 7}).name == "7"
+
+
+@pytest.mark.parametrize("value", ["yesterday", 1e20, [1], "nan"])
+def test_an_odd_timestamp_is_shown_as_sent_not_a_failed_run(value: object) -> None:
+    """`lastContact` only feeds the device's details; a value that is not epoch seconds used to raise a
+    bare ValueError/OverflowError and fail the whole sync with an 'unexpected error'."""
+    device = to_device({"id": 7, "organizationId": 2, "nodeClass": "MAC", "lastContact": value})
+    assert device is not None
+    assert dict(device.details)["last_contact"] == str(value)[:40]
