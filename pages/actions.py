@@ -7,7 +7,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from mcc import invoicing, review
+import streamlit as st
+
+from mcc import invoicing, onboarding, report, review
+from mcc.permissions import require
 from pages import common
 
 
@@ -62,3 +65,69 @@ def push_invoices(
             ctx.engine, ctx.config, common.actor(), invoice_ids=invoice_ids, progress=progress
         )
     )
+
+
+def exclude_entities(
+    *,
+    client_id: int,
+    product_code: str,
+    period: str,
+    entity_ids: list[str],
+    reason: str,
+    gap: dict[str, Any] | None = None,
+    label: str = "",
+) -> Any:
+    """One click on a suggested exclusion: an exclude decision on the gap the entities count toward."""
+    ctx = common.context()
+    count = len(entity_ids)
+    return common.attempt(
+        lambda: review.decide(
+            ctx.engine,
+            common.actor(),
+            client_id=client_id,
+            product_code=product_code,
+            period=period,
+            action="exclude",
+            note=reason,
+            entity_ids=entity_ids,
+            reason=reason.strip() or "excluded on review",
+            gap=gap,
+            config=ctx.config,
+        ),
+        success=f"{label}: {count} entit{'y' if count == 1 else 'ies'} excluded",
+    )
+
+
+def decide_bulk(gap_filter: review.GapFilter, action: str, note: str, period: str) -> Any:
+    ctx = common.context()
+
+    def run() -> list[Any]:
+        decided = review.decide_bulk(
+            ctx.engine, common.actor(), gap_filter, action, note, config=ctx.config, period=period
+        )
+        if not decided:
+            raise review.DecisionError("no undecided gap matches these filters any more")
+        return decided
+
+    decisions = common.attempt(run)
+    if decisions:
+        count = len(decisions)
+        st.session_state["flash"] = f"{action.replace('_', ' ')} recorded for {count} gap{'s' * (count != 1)}"
+    return decisions
+
+
+def test_source_connection(name: str) -> onboarding.SourceCheck | None:
+    """Check one source's credentials and reach (admins only: it reads with the configured secrets)."""
+    ctx = common.context()
+
+    def run() -> onboarding.SourceCheck:
+        require(common.actor(), "admin", "test a source connection")
+        return onboarding.test_source(ctx.config, name)
+
+    return common.attempt(run)
+
+
+def client_report(client: str, period: str, format: str) -> str:
+    """The client billing audit report (`mcc report client`), built when the download is clicked."""
+    ctx = common.context()
+    return report.client_report(ctx.reader, ctx.config, client, period, format=format)

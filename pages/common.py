@@ -124,15 +124,22 @@ def money(cents: int | None) -> str:
     return fmt(cents, context().config.currency)
 
 
-def compact_money(cents: int | None) -> str:
-    """$1.2k / $3.4M for chart labels and tiles."""
-    if cents is None:
-        return "—"
-    value = cents / 100  # display only
-    for threshold, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if abs(value) >= threshold:
-            return f"{'-' if value < 0 else ''}${abs(value) / threshold:,.1f}{suffix}"
-    return money(cents)
+def day_text(value: date | datetime | str | None) -> str:
+    """A day as YYYY-MM-DD (never a midnight time), blank when there is none."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def blank(value: object) -> str:
+    """A cell's text: None (and NaN from pandas) shows as nothing, not as the word None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def header(title: str, subtitle: str | None = None) -> None:

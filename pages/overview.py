@@ -96,7 +96,7 @@ with left:
                 y=per_client["client"].to_list(),
                 orientation="h",
                 marker_color=common.CATEGORY_COLORS["devices"],
-                text=[common.compact_money(v) for v in per_client["monthly"]],
+                text=[common.money(v) for v in per_client["monthly"]],  # exact, like every amount
                 textposition="auto",
                 customdata=[common.money(v) for v in per_client["back"]],
                 hovertemplate="%{y}<br>%{x:$,.2f} a month<br>back-bill %{customdata}<extra></extra>",
@@ -135,7 +135,8 @@ with right:
             )
         figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420, showlegend=True)
         figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
-        figure.update_xaxes(type="category", categoryorder="category ascending", title=None)
+        calendar = sorted(by_category["period"].unique().to_list())  # YYYY-MM sorts as the calendar does
+        figure.update_xaxes(type="category", categoryorder="array", categoryarray=calendar, title=None)
         st.plotly_chart(figure, width="stretch", key="leakage_over_time")
         st.caption("Monthly under-billed amount by category, last 13 months.")
 
@@ -160,7 +161,7 @@ else:
             "Gap": top["delta_qty"].to_list(),
             "Monthly": [common.money(v) for v in top["monthly_amount_cents"]],
             "Back-bill": [common.money(v) for v in top["back_bill_cents"]],
-            "Since": top["since"].to_list(),
+            "Since": [common.blank(v) for v in top["since"]],
             "Status": [common.STATUS_LABELS.get(s, s) for s in top["status"]],
         },
         hide_index=True,

@@ -4,14 +4,18 @@ product with the money, the entities behind each count, and a decision per gap."
 from __future__ import annotations
 
 import functools
+import html
 import json
-from datetime import date
+import re
 
 import polars as pl
 import streamlit as st
 
 from mcc import reconciliation as recon
+from mcc import review
+from mcc.money import parse_amount
 from pages import actions, common
+from reconcile.periods import month_end
 
 OPEN_STATUSES = ("under_billed", "over_billed", "no_contract")
 ACTION_LABELS = {
@@ -20,6 +24,12 @@ ACTION_LABELS = {
     "write_off": "Write off (leave the billing as it is)",
     "exclude": "Exclude entities from the count",
     "defer": "Defer to a later session",
+}
+BULK_LABELS = {
+    "write_off": "Write off (leave the billing as it is)",
+    "defer": "Defer to a later session",
+    "back_bill": "Bill each one-time back-bill",
+    "bump": "Bump each agreement to the observed quantity",
 }
 
 user = common.require_user()
@@ -35,6 +45,94 @@ common.flash()
 if gaps.height == 0:
     common.empty_state("Nothing to review", "There are no reconciled clients for this period yet.")
     st.stop()
+
+may_decide = user.has("approver")
+
+
+def bulk_decisions() -> None:
+    """Many gaps, one action and one note: e.g. write off every under-billed gap below $20 a month."""
+    undecided = result.gaps.filter(
+        pl.col("client_id").is_not_null()
+        & pl.col("decision").is_null()
+        & pl.col("status").is_in(OPEN_STATUSES)
+    )
+    status_col, category_col, product_col, limit_col = st.columns(4)
+    status = status_col.selectbox(
+        "Status",
+        list(OPEN_STATUSES),
+        format_func=lambda s: common.STATUS_LABELS.get(s, s),
+        key="bulk_status",
+    )
+    categories = sorted(c for c in undecided["category"].unique().to_list() if c)
+    category = category_col.selectbox(
+        "Category",
+        [None, *categories],
+        format_func=lambda c: "Any" if c is None else common.category_label(c),
+        key="bulk_category",
+    )
+    products = dict(undecided.select("product_code", "product").unique().sort("product").iter_rows())
+    product = product_col.selectbox(
+        "Product",
+        [None, *products],
+        format_func=lambda code: "Any" if code is None else f"{products[code]} ({code})",
+        key="bulk_product",
+    )
+    limit_text = limit_col.text_input(
+        "Max monthly amount",
+        placeholder="any, e.g. 50.00",
+        key="bulk_max",
+        help="Per gap, in either direction.",
+    )
+    limit = None
+    if limit_text.strip():
+        try:
+            limit = parse_amount(limit_text.strip().lstrip("$").replace(",", ""), field="max monthly amount")
+        except ValueError as error:
+            st.error(str(error), icon=":material/error:")
+            return
+    action_col, note_col = st.columns([1, 2])
+    action = action_col.selectbox(
+        "Action", list(BULK_LABELS), format_func=BULK_LABELS.__getitem__, key="bulk_action"
+    )
+    note = note_col.text_input("Note for every decision (audit log and invoice lines)", key="bulk_note")
+    gap_filter = review.GapFilter(status=status, category=category, product=product, max_amount_cents=limit)
+    matching = gap_filter.apply(result.gaps)
+    if action == "back_bill":
+        matching = matching.filter(pl.col("back_bill_cents") > 0)
+    count = matching.height
+    st.markdown(
+        f"**{count} gap{'s' * (count != 1)} match** · "
+        f"{common.money(int(matching['monthly_amount_cents'].sum()))}/mo · "
+        f"back-bill {common.money(int(matching['back_bill_cents'].sum()))}"
+    )
+    if count:
+        st.dataframe(
+            {
+                "Client": matching["client"].to_list(),
+                "Product": matching["product"].to_list(),
+                "Gap": matching["delta_qty"].to_list(),
+                "Monthly": [common.money(v) for v in matching["monthly_amount_cents"]],
+                "Back-bill": [common.money(v) for v in matching["back_bill_cents"]],
+            },
+            hide_index=True,
+            width="stretch",
+            height=min(35 * count + 40, 250),
+            key="bulk_preview",
+        )
+    pressed = st.button(
+        f"{BULK_LABELS[action].split(' (')[0]}: {count} gap{'s' * (count != 1)}",
+        key="bulk_decide",
+        type="primary",
+        disabled=not may_decide or count == 0,
+    )
+    if not may_decide:
+        st.caption("Deciding on gaps needs the approver role.")
+    if pressed and actions.decide_bulk(gap_filter, action, note, period):
+        st.rerun()
+
+
+with st.expander("Decide many gaps at once", icon=":material/checklist:"):
+    bulk_decisions()
 
 only_open = st.toggle("Only clients with open gaps", value=True, key="review_only_open")
 ranked = (
@@ -85,7 +183,25 @@ client_id = int(current)
 rows = gaps.filter(pl.col("client_id") == client_id).sort("monthly_amount_cents", descending=True)
 row_open = rows.filter(pl.col("status").is_in(OPEN_STATUSES) & pl.col("decision").is_null())
 
-st.markdown(f"## {labels[client_id]}")
+client_name = labels[client_id]
+heading, downloads = st.columns([3, 1], vertical_alignment="center")
+heading.markdown(f"## {client_name}")
+with downloads.popover("Client billing audit report", icon=":material/description:", width="stretch"):
+    st.caption(
+        f"Contracted vs observed per product for {period}, the entities behind each count and what "
+        "changed since last month — to send to the client. Built when you click."
+    )
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", client_name).strip("-").lower() or "client"
+    for kind, mime in (("html", "text/html"), ("csv", "text/csv")):
+        st.download_button(
+            f"Download ({kind.upper()})",
+            functools.partial(actions.client_report, client_name, period, kind),
+            file_name=f"{stem}-{period}-billing-audit.{kind}",
+            mime=mime,
+            key=f"report_{kind}",
+            icon=":material/download:",
+            width="stretch",
+        )
 one, two, three, four = st.columns(4)
 under = rows.filter(pl.col("status") == "under_billed")
 one.metric("Monthly leakage", common.money(int(under["monthly_amount_cents"].sum())))
@@ -113,10 +229,14 @@ st.dataframe(
     },
     hide_index=True,
     width="stretch",
+    column_config={
+        "Product": st.column_config.TextColumn("Product", width="medium"),
+        "Since": st.column_config.TextColumn("Since", width=84, help="The month the gap opened (YYYY-MM)."),
+        "Status": st.column_config.TextColumn("Status", width=110),
+    },
     key="review_table",
 )
 
-may_decide = user.has("approver")
 if not may_decide:
     st.info(
         "You can browse the review; deciding on gaps needs the approver role.", icon=":material/visibility:"
@@ -148,6 +268,8 @@ def _attrs(text: str) -> str:
         return text
 
 
+period_start = recon.resolve_period(period)
+period_end = month_end(period_start)
 for gap in rows.iter_rows(named=True):
     is_open = gap["status"] in OPEN_STATUSES and gap["decision"] is None
     if not is_open and gap["decision"] is None:
@@ -160,17 +282,18 @@ for gap in rows.iter_rows(named=True):
     if gap["decision"]:
         title += f" · decided: {gap['decision']}"
     with st.expander(title, expanded=is_open and code == row_open["product_code"].first()):
-        found = entities(client_id, code, period, data)
+        found = entities(client_id, code, period, data).sort(
+            ["first_seen", "name"], descending=[True, False], nulls_last=True
+        )
         if found.height:
-            new_since = [
-                (d.isoformat() if isinstance(d, date) else str(d)) if d else "" for d in found["first_seen"]
-            ]
+            fresh = found["first_seen"].is_between(period_start, period_end).fill_null(False)
             st.dataframe(
                 {
                     "Name": found["name"].to_list(),
+                    "First seen": [common.day_text(d) for d in found["first_seen"]],
+                    "New this period": fresh.to_list(),
                     "Source": found["source"].to_list(),
                     "Attributes": [_attrs(a) for a in found["attrs"]],
-                    "First seen": new_since,
                     "Excluded": [
                         "yes: " + (r or "") if x else ""
                         for x, r in zip(found["excluded"], found["exclusion_reason"], strict=True)
@@ -179,11 +302,22 @@ for gap in rows.iter_rows(named=True):
                 hide_index=True,
                 width="stretch",
                 height=min(35 * found.height + 40, 320),
+                column_config={
+                    "First seen": st.column_config.TextColumn("First seen", width=96),
+                    "New this period": st.column_config.CheckboxColumn(
+                        "New this period", width=120, help=f"First seen in {period}."
+                    ),
+                },
                 key=f"entities_{code}",
             )
-            newest = found.sort("first_seen", descending=True).head(1)
+            new_count = int(fresh.sum())
             st.caption(
-                f"{found.height} entities behind this count; newest first seen {newest['first_seen'][0]}."
+                f"{found.height} entities behind this count, newest first; "
+                + (
+                    f"**{new_count} new this period** (first seen in {period})."
+                    if new_count
+                    else f"none new in {period}."
+                )
             )
         else:
             st.caption("No entity detail for this count (the source reports totals only).")
@@ -236,6 +370,47 @@ for gap in rows.iter_rows(named=True):
                 st.rerun()
 
 # --- exclusion candidates -------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def counted_toward(
+    client: int, codes: tuple[str, ...], period_text: str, version: common.DataVersion
+) -> dict[int, str]:
+    """entity id -> the product whose count it is in (the first of `codes`, the costliest gap, when several)."""
+    feeds: dict[int, str] = {}
+    for product_code in codes:
+        for entity_id in recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text)[
+            "entity_id"
+        ]:
+            feeds.setdefault(int(entity_id), product_code)
+    return feeds
+
+
+def _kind(reason: str) -> str:
+    """What a candidate is, for grouping: 'shared mailbox', 'account disabled', 'offline device'…"""
+    first = reason.split(";")[0].strip()
+    if first.startswith("offline for"):
+        return "offline device"
+    if first.startswith("only free"):
+        return "free or kiosk licences only"
+    return first
+
+
+def _exclude(product_code: str, entity_ids: list[str], reason: str) -> None:
+    gap = rows.filter(pl.col("product_code") == product_code).row(0, named=True)
+    done = actions.exclude_entities(
+        client_id=client_id,
+        product_code=product_code,
+        period=period,
+        entity_ids=entity_ids,
+        reason=reason,
+        gap=gap,
+        label=f"{client_name} / {gap['product']}",
+    )
+    if done is not None:
+        st.rerun()
+
+
 suggested = candidates(client_id, period, data)
 st.subheader("Suggested exclusions", anchor=False)
 if suggested.height == 0:
@@ -244,16 +419,70 @@ if suggested.height == 0:
     )
 else:
     st.caption(
-        "Entities that look non-billable (shared mailboxes, rooms, long-offline devices). Exclude them from the count with a reason."
+        "Entities that look non-billable (shared mailboxes, rooms, disabled accounts, long-offline devices). "
+        "Exclude one, or all of a kind, with the reason shown (edit it first if needed); the count drops "
+        "from this period on and the decision goes to the audit log."
     )
-    st.dataframe(
-        {
-            "Name": suggested["name"].to_list(),
-            "Source": suggested["source"].to_list(),
-            "Why": suggested["reason"].to_list(),
-            "Attributes": [_attrs(a) for a in suggested["attrs"]],
-        },
-        hide_index=True,
-        width="stretch",
-        key="candidates_table",
+    if not may_decide:
+        st.caption("Excluding needs the approver role.")
+    codes = tuple(
+        rows.filter((pl.col("observed_qty") > 0) & pl.col("product_code").is_not_null())[
+            "product_code"
+        ].to_list()
     )
+    feeds = counted_toward(client_id, codes, period, data)
+    products = dict(zip(rows["product_code"], rows["product"], strict=True))
+    listed = suggested.with_columns(
+        product_code=pl.col("entity_id").replace_strict(feeds, default=None, return_dtype=pl.String),
+        kind=pl.col("reason").map_elements(_kind, return_dtype=pl.String),
+    )
+    uncounted = listed.filter(pl.col("product_code").is_null())
+    listed = listed.filter(pl.col("product_code").is_not_null())
+    groups = listed.select("product_code", "kind").unique(maintain_order=True).sort("product_code", "kind")
+    for product_code, kind in groups.iter_rows():
+        members = listed.filter((pl.col("product_code") == product_code) & (pl.col("kind") == kind))
+        size = members.height
+        slug = re.sub(r"[^a-z0-9]+", "_", f"{product_code}_{kind}".lower())
+        reasons = members["reason"].unique().to_list()
+        with st.expander(
+            f"**{kind.capitalize()}** · {size} · counted toward {products.get(product_code, product_code)}",
+            expanded=listed.height <= 12,
+        ):
+            if size > 1:
+                left, right = st.columns([4, 1.2], vertical_alignment="bottom")
+                reason_all = left.text_input(
+                    f"Reason for all {size}",
+                    value=reasons[0] if len(reasons) == 1 else kind,
+                    key=f"exclude_kind_reason_{slug}",
+                )
+                if right.button(
+                    f"Exclude all {size}",
+                    key=f"exclude_kind_{slug}",
+                    type="primary",
+                    disabled=not may_decide,
+                    width="stretch",
+                ):
+                    _exclude(product_code, members["external_id"].to_list(), reason_all)
+            for candidate in members.iter_rows(named=True):
+                key = f"{candidate['source']}_{candidate['external_id']}"
+                name, reason, button = st.columns([3, 4, 1.2], vertical_alignment="center")
+                name.markdown(
+                    f"**{html.escape(candidate['name'])}**  \n<span class='mcc-muted'>"
+                    f"{html.escape(candidate['source'])} · {html.escape(candidate['metric'])}</span>",
+                    unsafe_allow_html=True,
+                )
+                typed = reason.text_input(
+                    f"Reason for {candidate['name']}",
+                    value=candidate["reason"],
+                    key=f"exclude_reason_{key}",
+                    label_visibility="collapsed",
+                )
+                if button.button(
+                    "Exclude", key=f"exclude_one_{key}", disabled=not may_decide, width="stretch"
+                ):
+                    _exclude(product_code, [candidate["external_id"]], typed)
+    if uncounted.height:
+        st.caption(
+            f"Also suggested but in no product's count (nothing to exclude them from): "
+            f"{', '.join(uncounted['name'].to_list())}."
+        )

@@ -3,15 +3,19 @@ even when the session is forged."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
 from mcc.config import Config
-from store.db import reading
-from store.models import Contract, Decision
+from store.db import reading, transaction
+from store.models import Contract, Decision, Entity, Exclusion, Product
 from tests.app_support import prepare, signed_in, texts
-from tests.app_world import SOURCES_TOML, seed_world
+from tests.app_world import SOURCES_TOML, WS_WHERE, seed_world
 
 
 @pytest.fixture
@@ -105,3 +109,166 @@ def test_handler_refuses_a_viewer_whose_session_claims_approver(world: Config, e
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == ["viewer may not decide gaps: the 'approver' role is required"]
     assert _decisions(engine) == 0
+
+
+def _frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    """The first table on screen with `column` (tables carry no key in AppTest)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def _add_entity(engine: Engine, external_id: str, name: str, attrs: dict[str, str], seen: datetime) -> None:
+    """One more device for Client 0001 (count key 1: ninja devices of org n1)."""
+    with transaction(engine) as session:
+        session.add(
+            Entity(
+                source="ninja",
+                metric="devices",
+                external_id=external_id,
+                org_external_id="n1",
+                key_id=1,
+                name=name,
+                attrs=attrs,
+                first_seen=seen,
+                last_seen=datetime.now(UTC),
+            )
+        )
+
+
+def test_entities_are_newest_first_and_marked_new_this_period(world: Config, engine: Engine) -> None:
+    _add_entity(engine, "n1-new", "WS-0001-NEW", dict(WS_WHERE), datetime.now(UTC))
+    at = signed_in("viewer", "pages/review.py")
+    assert not at.exception, at.exception
+    table = _frame_with(at, "New this period")
+    first_seen = table["First seen"].to_list()
+    assert first_seen == sorted(first_seen, reverse=True)
+    assert table["Name"][0] == "WS-0001-NEW"
+    assert table["First seen"][0] == datetime.now(UTC).date().isoformat()
+    assert table["New this period"].to_list() == [True] + [False] * (len(table) - 1)
+    assert "1 new this period" in texts(at)
+
+
+def test_since_column_is_wide_enough_for_a_month(world: Config) -> None:
+    at = signed_in("viewer", "pages/review.py")
+    table = next(f for f in at.dataframe if "Since" in f.value.columns and "Contracted" in f.value.columns)
+    config = json.loads(table.proto.columns)
+    assert config["Since"]["width"] >= 80  # "2026-09" in full, not "2026-0"
+
+
+def test_one_click_excludes_a_suggested_entity_with_an_edited_reason(world: Config, engine: Engine) -> None:
+    at = signed_in("approver", "pages/review.py")
+    reason = at.text_input(key="exclude_reason_ninja_n1-0")
+    assert reason.value == "shared mailbox"  # prefilled from the candidate
+    reason.input("front desk kiosk, not a person")
+    at.button(key="exclude_one_ninja_n1-0").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with reading(engine) as session:
+        decision = session.scalars(select(Decision)).one()
+        exclusion = session.scalars(select(Exclusion)).one()
+        product = session.get(Product, decision.product_id)
+        assert (decision.action, decision.author, product and product.code) == ("exclude", "approver", "WS")
+        assert (exclusion.entity_external_id, exclusion.reason) == ("n1-0", "front desk kiosk, not a person")
+    at.run()
+    assert "exclude_one_ninja_n1-0" not in [b.key for b in at.button]  # no longer suggested
+
+
+def test_exclude_all_candidates_of_a_kind_in_one_click(world: Config, engine: Engine) -> None:
+    old = datetime.now(UTC) - timedelta(days=200)
+    _add_entity(engine, "n1-room", "BOARDROOM-PC", {**WS_WHERE, "user_purpose": "shared"}, old)
+    at = signed_in("approver", "pages/review.py")
+    assert at.text_input(key="exclude_kind_reason_ws_shared_mailbox").value == "shared mailbox"
+    at.button(key="exclude_kind_ws_shared_mailbox").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with reading(engine) as session:
+        assert _decisions(engine) == 1
+        excluded = {(e.entity_external_id, e.reason) for e in session.scalars(select(Exclusion))}
+    assert excluded == {("n1-0", "shared mailbox"), ("n1-room", "shared mailbox")}
+
+
+def test_viewer_cannot_exclude_or_decide_in_bulk(world: Config) -> None:
+    at = signed_in("viewer", "pages/review.py", roles=["approver"])
+    assert at.button(key="exclude_one_ninja_n1-0").disabled
+    assert at.button(key="bulk_decide").disabled
+
+
+def _forged_bulk_and_exclude() -> None:
+    import streamlit as st
+
+    from mcc.review import GapFilter
+    from pages import actions, common
+
+    period = common.period()
+    st.session_state["bulk"] = actions.decide_bulk(GapFilter(status="under_billed"), "write_off", "x", period)
+    st.session_state["exclude"] = actions.exclude_entities(
+        client_id=1, product_code="WS", period=period, entity_ids=["n1-0"], reason="forged"
+    )
+
+
+def test_exclude_and_bulk_handlers_refuse_a_forged_approver(world: Config, engine: Engine) -> None:
+    at = AppTest.from_function(_forged_bulk_and_exclude, default_timeout=30)
+    for key, value in {"authentication_status": True, "username": "viewer", "roles": ["approver"]}.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["viewer may not decide gaps: the 'approver' role is required"] * 2
+    assert _decisions(engine) == 0
+
+
+def test_bulk_decision_covers_the_filtered_gaps_with_one_note(world: Config, engine: Engine) -> None:
+    at = signed_in("approver", "pages/review.py")
+    assert "**6 gaps match** · $1,081.50/mo" in texts(at)
+    at.text_input(key="bulk_max").input("100.00").run()
+    assert "**3 gaps match** · $136.50/mo" in texts(at)  # the three $45.50 EDR gaps, not the $315 WS ones
+    at.selectbox(key="bulk_action").set_value("write_off")
+    at.text_input(key="bulk_note").input("too small to chase")
+    at.button(key="bulk_decide").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with reading(engine) as session:
+        decisions = [
+            (session.get(Product, d.product_id).code, d.action, d.note, d.author, d.batch_id)  # type: ignore[union-attr]
+            for d in session.scalars(select(Decision))
+        ]
+    assert len(decisions) == 3
+    assert {d[:4] for d in decisions} == {("EDR", "write_off", "too small to chase", "approver")}
+    assert len({d[4] for d in decisions}) == 1
+    at.run()
+    assert "**0 gaps match**" in texts(at)
+
+
+def test_bulk_bump_moves_each_contract_to_the_observed_quantity(world: Config, engine: Engine) -> None:
+    at = signed_in("approver", "pages/review.py")
+    at.selectbox(key="bulk_product").set_value("WS")
+    at.selectbox(key="bulk_action").set_value("bump").run()
+    assert "**3 gaps match** · $945.00/mo" in texts(at)
+    at.button(key="bulk_decide").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with reading(engine) as session:
+        bumped = {d.client_id: d.quantity for d in session.scalars(select(Decision))}
+        opened = {
+            c.client_id: c.quantity
+            for c in session.scalars(select(Contract).where(Contract.decision_id.is_not(None)))
+        }
+    assert bumped == opened and len(opened) == 3
+
+
+def test_client_report_downloads_are_offered_and_built_on_click(world: Config) -> None:
+    at = signed_in("viewer", "pages/review.py")
+    assert {b.key for b in at.get("download_button")} == {"report_html", "report_csv"}
+    at = AppTest.from_function(_build_reports, default_timeout=30)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = "viewer"
+    at.run()
+    assert not at.exception, at.exception
+    assert "Client 0001 Law" in at.session_state["html"] and "<html" in at.session_state["html"].lower()
+    assert at.session_state["csv"].startswith("client,period,row,product_code")
+
+
+def _build_reports() -> None:
+    import streamlit as st
+
+    from pages import actions, common
+
+    for kind in ("html", "csv"):
+        st.session_state[kind] = actions.client_report("Client 0001 Law", common.period(), kind)

@@ -23,8 +23,8 @@ def fit_to_content(page: Page, width: int, minimum: int, maximum: int = 9000) ->
     tallest = page.evaluate(
         f'Math.max(...Array.from(document.querySelectorAll("{SCROLLERS}"), e => e.scrollHeight))'
     )
-    wanted = min(max(int(tallest) + 40, minimum), maximum)
-    if wanted != page.viewport_size["height"] if page.viewport_size else True:
+    wanted = min(int(tallest), maximum)
+    if wanted > minimum:
         page.set_viewport_size({"width": width, "height": wanted})
         settle(page)
 
