@@ -143,12 +143,12 @@ def reconcile_period(
         inputs = load_inputs(session, window_start(first_day, config.back_bill_months), first_day)
         time = time_frames(session, last_day)
         labour = time_product(session)
+        # Read inside the session: the rollback that ends it expires every loaded object.
+        labour_rate = labour.unit_price_cents if labour else None
         syncs = last_successful_syncs(session)
     result = reconcile_inputs(inputs, first_day, config.back_bill_months)
     gaps = _suggest(result.gaps, inputs.clients)
-    unbilled = unbilled_time(
-        time["entries"], time["blocks"], inputs.clients, last_day, labour.unit_price_cents if labour else None
-    )
+    unbilled = unbilled_time(time["entries"], time["blocks"], inputs.clients, last_day, labour_rate)
     totals = gap_totals(gaps)
     totals["unbilled_time_cents"] = int(unbilled["billable_cents"].sum())
     totals["unbilled_hours_x100"] = int(unbilled["billable_hours_x100"].sum())

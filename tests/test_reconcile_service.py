@@ -210,3 +210,30 @@ def test_cli_reconcile_decide_and_audit(engine: Engine, write_config) -> None:
     tampered = runner.invoke(app, ["audit", "verify"])
     assert tampered.exit_code == 1 and "row 2" in tampered.output
     assert book.clients["Acme Dental"]
+
+
+def test_time_without_a_rate_is_priced_at_the_time_product(engine: Engine) -> None:
+    """The time product is read inside the reading session: its price used to be read after the session
+    had rolled back, which failed with DetachedInstanceError on every book that has a time product."""
+    from decimal import Decimal
+
+    from store.models import TimeEntry
+
+    book = seed(engine)
+    book.product("LABOR", 15000, category="time")
+    with transaction(engine) as session:
+        session.add(
+            TimeEntry(
+                source="native",
+                external_id="t-1",
+                client_id=book.clients["Acme Dental"],
+                day=date(2026, 3, 4),
+                person="Dana Smith",
+                hours=Decimal("1.5"),
+                rate_cents=None,
+                billable=True,
+            )
+        )
+    result = reconcile_period(engine, Config(), "2026-03", today=TODAY, now=NOW)
+    assert result.totals["unbilled_time_cents"] == 22_500
+    assert result.totals["unbilled_hours_x100"] == 150
