@@ -35,13 +35,13 @@ def book(version: int) -> dict[str, pl.DataFrame]:
             {
                 "Code": p.code,
                 "Name": p.name,
-                "Unit price": to_str(p.unit_price_cents),
-                "Unit cost": to_str(p.unit_cost_cents),
+                "Unit price": to_str(p.unit_price_cents) or "",
+                "Unit cost": to_str(p.unit_cost_cents) or "",
                 "Category": p.category or "",
                 "Policy": p.policy,
                 "Tolerance": f"{p.tolerance_bp / 100:g}%"
                 if p.tolerance_bp is not None
-                else str(p.tolerance_units),
+                else common.blank(p.tolerance_units),
             }
             for p in session.scalars(select(Product).order_by(Product.code))
         ]
@@ -123,14 +123,28 @@ with tab_contracts:
         st.caption(
             "Change a quantity or price and save: the open line is closed the day before the new start, so history and back-billing stay right."
         )
+        shown = pd.DataFrame(
+            {
+                "Client": current["client"].to_list(),
+                "Product": current["product"].to_list(),
+                "Quantity": current["quantity"].to_list(),
+                "Start": [common.day_text(d) for d in current["start"]],
+                "End": [common.day_text(d) for d in current["end"]],
+                "Unit price": [common.blank(v) for v in current["unit_price"]],
+                "By": [common.blank(v) for v in current["by"]],
+            }
+        )
         edited = st.data_editor(
-            current.to_pandas(),
+            shown,
             hide_index=True,
             width="stretch",
-            disabled=["client", "product", "end", "by"] if may_edit else True,
+            disabled=["Client", "Product", "Start", "End", "By"] if may_edit else True,
             column_config={
-                "start": st.column_config.DateColumn("start"),
-                "end": st.column_config.DateColumn("end"),
+                "Quantity": st.column_config.NumberColumn("Quantity", min_value=0, step=1),
+                "Unit price": st.column_config.TextColumn(
+                    "Unit price", help="Blank: the product's price. A decimal such as 45.00."
+                ),
+                "End": st.column_config.TextColumn("End", help="Blank: open (still billed)."),
             },
             key="contracts_editor",
         )
@@ -138,10 +152,9 @@ with tab_contracts:
             "Changes start on", value=datetime.now(UTC).date().replace(day=1), key="contracts_effective"
         )
         if st.button("Save contract changes", key="contracts_save", type="primary", disabled=not may_edit):
-            original = current.to_pandas()
             changed = edited[
-                (edited["quantity"] != original["quantity"])
-                | (edited["unit_price"].fillna("") != original["unit_price"].fillna(""))
+                (edited["Quantity"] != shown["Quantity"])
+                | (edited["Unit price"].fillna("") != shown["Unit price"])
             ]
             if changed.empty:
                 st.info("Nothing changed.")
@@ -149,12 +162,12 @@ with tab_contracts:
                 sheet = io.StringIO()
                 pd.DataFrame(
                     {
-                        "client": changed["client"],
-                        "product": changed["product"],
-                        "quantity": changed["quantity"],
+                        "client": changed["Client"],
+                        "product": changed["Product"],
+                        "quantity": changed["Quantity"],
                         "start": effective.isoformat(),
                         "end": "",
-                        "unit_price": changed["unit_price"].fillna(""),
+                        "unit_price": changed["Unit price"].fillna(""),
                     }
                 ).to_csv(sheet, index=False)
                 summary = common.attempt(

@@ -1,16 +1,19 @@
 """Sources: each source's last run, freshness, error and schedule; Refresh now per source or for all
-(with progress); organisations no client is billed for, with a suggested mapping."""
+(with progress); Test connection per source (admins); organisations no client is billed for, with a
+suggested mapping."""
 
 from __future__ import annotations
 
 import functools
+import html
 from datetime import UTC, datetime
 
 import streamlit as st
 from sqlalchemy import func, select
 
 from collectors import mapping, refresh
-from pages import common
+from mcc import onboarding
+from pages import actions, common
 from store.db import reading
 from store.models import SyncRun
 
@@ -59,6 +62,7 @@ for source in ctx.config.sources:
                 "Last run": common.age(run.get("finished") or run.get("started")) if run else "never",  # type: ignore[arg-type]
                 "Status": str(run.get("status", "never run")),
                 "Records": run.get("records", 0),
+                "Data as of": common.age(result.data_as_of.get(source.name)),
                 "Fresh": "stale" if source.name in result.stale_sources else "fresh",
                 "Last error": str(run.get("error") or ""),
             }
@@ -70,28 +74,81 @@ for row in failing:
 
 st.subheader("Refresh now", anchor=False)
 st.caption(
-    "Runs the sources right away (the worker picks the request up within seconds) — e.g. before closing a period."
+    "Refresh runs a source right away (the worker picks the request up within seconds) — e.g. before "
+    "closing a period. Test checks its credentials and reach: a token and a few organisations, nothing stored."
 )
-count = len(ctx.config.sources) + 1
-buttons = st.columns([1.2] * count + [max(1.0, 9.0 - count)])[:count]
 requested = None
-if buttons[0].button("Refresh all", key="refresh_all", type="primary", disabled=not may_refresh):
+if st.button("Refresh all", key="refresh_all", type="primary", disabled=not may_refresh):
     requested = common.attempt(
         lambda: refresh.request_refresh(ctx.engine, common.actor(), None, config=ctx.config)
     )
-for column, source in zip(buttons[1:], ctx.config.sources, strict=True):
-    if column.button(
-        source.name, key=f"refresh_{source.name}", disabled=not may_refresh, icon=":material/refresh:"
-    ):
-        requested = common.attempt(
-            functools.partial(
-                refresh.request_refresh, ctx.engine, common.actor(), source.name, config=ctx.config
+may_test = user.has("admin")
+PER_ROW = 4
+for first in range(0, len(ctx.config.sources), PER_ROW):
+    shelf = ctx.config.sources[first : first + PER_ROW]
+    for column, source in zip(st.columns(PER_ROW), shelf, strict=False):
+        card = column.container(border=True)
+        card.markdown(f"**{html.escape(source.name)}**", unsafe_allow_html=True)
+        card.caption(f"{source.collector.title} · {source.kind}")
+        refresh_col, test_col = card.columns(2)
+        if refresh_col.button(
+            "Refresh",
+            key=f"refresh_{source.name}",
+            disabled=not may_refresh,
+            icon=":material/refresh:",
+            width="stretch",
+            help=f"Run {source.name} now",
+        ):
+            requested = common.attempt(
+                functools.partial(
+                    refresh.request_refresh, ctx.engine, common.actor(), source.name, config=ctx.config
+                )
             )
-        )
+        if test_col.button(
+            "Test",
+            key=f"test_{source.name}",
+            disabled=not may_test,
+            icon=":material/network_check:",
+            width="stretch",
+            help=f"Test the connection to {source.name}: get a token and list a few organisations",
+        ):
+            check = actions.test_source_connection(source.name)
+            if check is not None:
+                st.session_state["source_check"] = check
 if requested is not None:
     st.session_state["refresh_request"] = requested.id
 if not may_refresh:
     st.caption("Refreshing needs the approver role.")
+if not may_test:
+    st.caption("Testing a connection needs the admin role.")
+
+
+def show_check(check: onboarding.SourceCheck) -> None:
+    """What a connection test found, for a person (the check never carries a secret)."""
+    with st.container(border=True):
+        (st.success if check.ok else st.error)(
+            f"{check.name} ({check.kind}): {check.message}",
+            icon=":material/check_circle:" if check.ok else ":material/error:",
+        )
+        seen = f"{check.orgs_seen}{'+' if check.more_orgs else ''}"
+        st.markdown(
+            f"**Organisations seen:** {seen}"
+            + (f" · **Sample:** {html.escape(', '.join(check.sample_orgs))}" if check.sample_orgs else ""),
+            unsafe_allow_html=True,
+        )
+        if check.missing_env:
+            st.markdown(f"**Missing:** {', '.join(f'`{name}`' for name in check.missing_env)}")
+        if check.hint:
+            st.info(check.hint, icon=":material/lightbulb:")
+        st.caption(f"Checked in {check.seconds:.1f} s; nothing was stored.")
+        if st.button("Dismiss", key="source_check_dismiss"):
+            st.session_state.pop("source_check", None)
+            st.rerun()
+
+
+checked = st.session_state.get("source_check")
+if isinstance(checked, onboarding.SourceCheck):
+    show_check(checked)
 
 
 @st.fragment(run_every="2s")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import polars as pl
+import pandas as pd
 import streamlit as st
 
 from mcc import review, timer
@@ -72,28 +72,41 @@ if entries.height == 0:
     st.caption("No open time entries for this client.")
 else:
     with st.form("time_select"):
+        shown = pd.DataFrame(
+            {
+                "Select": [False] * entries.height,
+                "Day": [common.day_text(d) for d in entries["day"]],
+                "Person": [common.blank(v) for v in entries["person"]],
+                "Hours": entries["hours"].to_list(),
+                "Rate": ["" if v is None else common.money(v) for v in entries["rate_cents"]],
+                "Billable": entries["billable"].to_list(),
+                "Note": [common.blank(v) for v in entries["note"]],
+                "Approved by": [common.blank(v) for v in entries["approved_by"]],
+                "id": entries["id"].to_list(),
+            }
+        )
         table = st.data_editor(
-            entries.select(
-                pl.lit(False).alias("select"),
-                "day",
-                "person",
-                "hours",
-                "billable",
-                "note",
-                "approved_by",
-                "id",
-            ).to_pandas(),
+            shown,
             hide_index=True,
             width="stretch",
-            disabled=["day", "person", "hours", "billable", "note", "approved_by", "id"],
-            column_config={"select": st.column_config.CheckboxColumn("Select"), "id": None},
+            disabled=[column for column in shown.columns if column != "Select"],
+            column_config={
+                "Select": st.column_config.CheckboxColumn("Select", width=70),
+                "Day": st.column_config.TextColumn("Day", width=100),
+                "Hours": st.column_config.TextColumn("Hours", width=70),
+                "Rate": st.column_config.TextColumn("Rate", help="Blank: the product's hourly rate."),
+                "Approved by": st.column_config.TextColumn(
+                    "Approved by", help="Blank: not approved for invoicing yet."
+                ),
+                "id": None,
+            },
             key="time_editor",
         )
         note = st.text_input("Note", key="time_note")
         left, right = st.columns([1, 1])
         approve = left.form_submit_button("Approve for invoicing", type="primary", disabled=not may_approve)
         write_off = right.form_submit_button("Write off", disabled=not may_approve)
-    selected = [int(row["id"]) for _, row in table.iterrows() if row["select"]]
+    selected = [int(row["id"]) for _, row in table.iterrows() if row["Select"]]
     if approve or write_off:
         service = review.approve_time if approve else review.write_off_time
         done = common.attempt(

@@ -1,0 +1,101 @@
+"""Sources page: per-source Refresh and Test connection cards; the test runs mcc.onboarding.test_source
+against the NinjaOne fake over a real socket, shows what it found, never a secret, and is admin-only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+from streamlit.testing.v1 import AppTest
+
+from collectors.http import HttpPolicy
+from mcc import onboarding
+from mcc.config import Config
+from tests.app_support import prepare, signed_in, texts
+from tests.app_world import SOURCES_TOML, seed_world
+from tests.sources.harness import VENDORS
+
+FAST = HttpPolicy(
+    timeout=2.0, connect_timeout=1.0, retries=1, backoff_factor=0.01, max_wait=0.5, total_wait=3.0
+)
+NINJA = VENDORS["ninjaone"]
+
+
+@pytest.fixture
+def world(engine: Engine, write_config, monkeypatch: pytest.MonkeyPatch) -> Iterator[Config]:
+    fake = NINJA.make_fake()
+    url = fake.start()
+    toml = SOURCES_TOML.replace(
+        'kind = "ninjaone"\nbase_url = "http://127.0.0.1:9"',
+        f'kind = "ninjaone"\nbase_url = "{url}"\n{NINJA.extra_toml.format(url=url)}',
+    )
+    assert toml != SOURCES_TOML
+    config = write_config(toml)
+    for key, value in NINJA.env.items():
+        monkeypatch.setenv(f"MCC_NINJA_{key}", value)
+    monkeypatch.setattr(onboarding, "CHECK_POLICY", FAST)
+    seed_world(engine, config)
+    prepare(engine, monkeypatch)
+    yield config
+    fake.stop()
+
+
+def test_every_source_has_a_refresh_and_a_test_button(world: Config) -> None:
+    at = signed_in("admin", "pages/sources.py")
+    assert not at.exception, at.exception
+    keys = {b.key for b in at.button}
+    assert {"refresh_all", "refresh_ninja", "refresh_huntress", "test_ninja", "test_huntress"} <= keys
+    assert "**ninja**" in texts(at) and "**huntress**" in texts(at)  # the full name, not on a narrow button
+
+
+def test_admin_tests_a_connection_and_sees_the_organisations(world: Config) -> None:
+    at = signed_in("admin", "pages/sources.py")
+    at.button(key="test_ninja").click().run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert [s.value for s in at.success][0].startswith("ninja (ninjaone): connected;")
+    assert "**Organisations seen:** " in shown and "**Sample:** " in shown
+    for secret in (*NINJA.env.values(), *NINJA.secret_values):
+        assert secret not in shown
+    at.button(key="source_check_dismiss").click().run()
+    assert "Organisations seen" not in texts(at)
+
+
+def test_a_failing_check_shows_the_message_and_the_hint(world: Config) -> None:
+    at = signed_in("admin", "pages/sources.py")
+    at.button(key="test_huntress").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(
+        e.startswith("huntress (huntress): missing environment variable(s): MCC_HUNTRESS_") for e in errors
+    )
+    assert "**Missing:** `MCC_HUNTRESS_API_KEY`" in texts(at)
+    assert any("docs/sources/huntress.md" in i.value for i in at.info)
+
+
+def test_only_admins_may_test_a_connection(world: Config) -> None:
+    at = signed_in("approver", "pages/sources.py", roles=["admin"])
+    assert at.button(key="test_ninja").disabled
+    assert not at.button(key="refresh_ninja").disabled
+    assert "Testing a connection needs the admin role." in texts(at)
+
+
+def _forged_test() -> None:
+    import streamlit as st
+
+    from pages import actions
+
+    st.session_state["check"] = actions.test_source_connection("ninja")
+
+
+def test_the_test_handler_refuses_a_session_that_claims_admin(world: Config) -> None:
+    at = AppTest.from_function(_forged_test, default_timeout=30)
+    for key, value in {"authentication_status": True, "username": "approver", "roles": ["admin"]}.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["check"] is None
+    assert [e.value for e in at.error] == [
+        "approver may not test a source connection: the 'admin' role is required"
+    ]
