@@ -115,7 +115,8 @@ with tab_contracts:
     else:
         show_history = st.toggle("Show closed lines (history)", value=False, key="contracts_history")
         current = contracts if show_history else contracts.filter(pl.col("end").is_null())
-        search = st.text_input("Find a client", key="contracts_search")
+        search_col, _ = st.columns([2, 3])
+        search = search_col.text_input("Find a client", key="contracts_search")
         if search:
             current = current.filter(
                 pl.col("client").str.to_lowercase().str.contains(search.lower(), literal=True)
@@ -148,10 +149,13 @@ with tab_contracts:
             },
             key="contracts_editor",
         )
-        effective = st.date_input(
+        when_col, save_col, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
+        effective = when_col.date_input(
             "Changes start on", value=datetime.now(UTC).date().replace(day=1), key="contracts_effective"
         )
-        if st.button("Save contract changes", key="contracts_save", type="primary", disabled=not may_edit):
+        if save_col.button(
+            "Save contract changes", key="contracts_save", type="primary", disabled=not may_edit
+        ):
             changed = edited[
                 (edited["Quantity"] != shown["Quantity"])
                 | (edited["Unit price"].fillna("") != shown["Unit price"])

@@ -131,7 +131,7 @@ if invoice.remote_number or invoice.remote_id:
 st.dataframe(
     {
         "Line": [line.position for line in invoice.lines],
-        "Kind": [line.kind for line in invoice.lines],
+        "Kind": [line.kind.replace("_", " ") for line in invoice.lines],
         "Item": [line.item_code for line in invoice.lines],
         "Description": [line.description for line in invoice.lines],
         "Qty": [str(line.quantity) for line in invoice.lines],

@@ -134,6 +134,7 @@ with right:
                 hovertemplate="%{x}: %{y:$,.2f}<extra>" + common.category_label(category) + "</extra>",
             )
         figure.update_layout(**common.PLOTLY_LAYOUT, barmode="stack", height=420, showlegend=True)
+        figure.update_layout(legend_traceorder="normal")  # Devices, Seats, … as listed, not stack order
         figure.update_yaxes(tickprefix="$", separatethousands=True, title=None)
         calendar = sorted(by_category["period"].unique().to_list())  # YYYY-MM sorts as the calendar does
         figure.update_xaxes(type="category", categoryorder="array", categoryarray=calendar, title=None)
@@ -156,8 +157,8 @@ else:
         {
             "Client": top["client"].to_list(),
             "Product": top["product"].to_list(),
-            "Billed": top["billed_qty"].to_list(),
-            "Observed": top["billable_qty"].to_list(),
+            "Contracted": top["billed_qty"].to_list(),  # the same words as Review
+            "Billable": top["billable_qty"].to_list(),
             "Gap": top["delta_qty"].to_list(),
             "Monthly": [common.money(v) for v in top["monthly_amount_cents"]],
             "Back-bill": [common.money(v) for v in top["back_bill_cents"]],

@@ -224,15 +224,17 @@ st.dataframe(
         "Monthly": [common.money(v) for v in rows["monthly_amount_cents"]],
         "Back-bill": [common.money(v) for v in rows["back_bill_cents"]],
         "Since": [v or "" for v in rows["since"].to_list()],
-        "Status": [common.STATUS_LABELS.get(s, s) for s in rows["status"]],
-        "Decision": [(v or "").replace("_", " ") for v in rows["decision"].to_list()],
+        "Status": [
+            common.STATUS_LABELS.get(status, status)
+            + (f" → {decision.replace('_', ' ')}" if decision else "")
+            for status, decision in zip(rows["status"], rows["decision"], strict=True)
+        ],
     },
     hide_index=True,
     width="stretch",
     column_config={
-        "Product": st.column_config.TextColumn("Product", width="medium"),
-        "Since": st.column_config.TextColumn("Since", width=84, help="The month the gap opened (YYYY-MM)."),
-        "Status": st.column_config.TextColumn("Status", width=110),
+        "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
+        "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
     },
     key="review_table",
 )

@@ -90,9 +90,8 @@ for first in range(0, len(ctx.config.sources), PER_ROW):
         card = column.container(border=True)
         card.markdown(f"**{html.escape(source.name)}**", unsafe_allow_html=True)
         card.caption(f"{source.collector.title} · {source.kind}")
-        refresh_col, test_col = card.columns(2)
-        if refresh_col.button(
-            "Refresh",
+        if card.button(
+            "Refresh now",
             key=f"refresh_{source.name}",
             disabled=not may_refresh,
             icon=":material/refresh:",
@@ -104,8 +103,8 @@ for first in range(0, len(ctx.config.sources), PER_ROW):
                     refresh.request_refresh, ctx.engine, common.actor(), source.name, config=ctx.config
                 )
             )
-        if test_col.button(
-            "Test",
+        if card.button(
+            "Test connection",
             key=f"test_{source.name}",
             disabled=not may_test,
             icon=":material/network_check:",
@@ -133,7 +132,11 @@ def show_check(check: onboarding.SourceCheck) -> None:
         seen = f"{check.orgs_seen}{'+' if check.more_orgs else ''}"
         st.markdown(
             f"**Organisations seen:** {seen}"
-            + (f" · **Sample:** {html.escape(', '.join(check.sample_orgs))}" if check.sample_orgs else ""),
+            + (
+                f" · **Sample:** {html.escape(', '.join(check.sample_orgs))}"
+                if check.sample_orgs and not all(org in check.message for org in check.sample_orgs)
+                else ""
+            ),
             unsafe_allow_html=True,
         )
         if check.missing_env:

@@ -103,7 +103,7 @@ else:
             key="time_editor",
         )
         note = st.text_input("Note", key="time_note")
-        left, right = st.columns([1, 1])
+        left, right, _ = st.columns([1.4, 1, 4])
         approve = left.form_submit_button("Approve for invoicing", type="primary", disabled=not may_approve)
         write_off = right.form_submit_button("Write off", disabled=not may_approve)
     selected = [int(row["id"]) for _, row in table.iterrows() if row["Select"]]
