@@ -14,6 +14,7 @@ import httpx
 
 from accounting.base import AccountingAuthFailed, OutcomeUnknown
 from accounting.tokens import OAuthClient
+from collectors.http import redact
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -138,12 +139,13 @@ def _problem(response: httpx.Response) -> str:
 
 
 def vendor_message(response: httpx.Response) -> str:
-    """The vendor's own error text, whatever its shape (QBO Fault/fault, Xero Error, Sage list, OAuth)."""
+    """The vendor's own error text, whatever its shape (QBO Fault/fault, Xero Error, Sage list, OAuth),
+    with anything that looks like a credential redacted (it is stored on the invoice and logged)."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase
-    return describe_error_body(body) or response.reason_phrase
+        return redact(response.text.strip()[:500]) or response.reason_phrase
+    return redact(describe_error_body(body)) or response.reason_phrase
 
 
 def describe_error_body(body: Any) -> str:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from accounting.base import AccountingAuthFailed, OutcomeUnknown
+from collectors.http import redact, remember_secret
 from mcc.config import secret_key
 from mcc.errors import ConfigError
 from store.db import reading, transaction
@@ -140,6 +141,9 @@ class OAuthClient:
                 f"{self.vendor}: the token endpoint answered HTTP 200 with no JSON object; nothing was sent"
             )
         new_refresh = body.get("refresh_token")
+        for token in (new_refresh, body.get("access_token")):
+            if isinstance(token, str):
+                remember_secret(token)  # never in a log line or a stored error from here on
         if new_refresh and new_refresh != refresh_token:
             # Persist before using the new access token: a crash now must not lose the rotated token.
             env_token = self.env_refresh_token.get_secret_value() if self.env_refresh_token else ""
@@ -166,7 +170,7 @@ def _oauth_error(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return redact(response.text[:200])
     if isinstance(body, dict):
-        return str(body.get("error_description") or body.get("error") or body)[:300]
-    return str(body)[:300]
+        return redact(str(body.get("error_description") or body.get("error") or body)[:300])
+    return redact(str(body)[:300])

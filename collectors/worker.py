@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, update
 
 from collectors import jobs, refresh
-from collectors.http import HttpPolicy
+from collectors.http import HttpPolicy, redact
 from collectors.sync import WORKER_ID, SyncResult, sync_stream
 from mcc.config import Config
 from mcc.errors import MccError
@@ -224,7 +224,7 @@ class Worker:
             ok, error = result.ok, result.error
         except Exception as exc:  # the run's own failures are caught in sync_stream; this is the database
             log.exception("%s/%s: the run could not be recorded", claim.source, claim.stream)
-            ok, error = False, f"unexpected error: {type(exc).__name__}: {exc}"
+            ok, error = False, redact(f"unexpected error: {type(exc).__name__}: {exc}")
         if self._local.abandoned:
             jobs.release(self.engine, self.owner, [claim.job_id])
             return result

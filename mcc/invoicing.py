@@ -71,8 +71,8 @@ def build_drafts(
 ) -> list[Invoice]:
     """One draft per client with something to bill in `period`. An unapproved draft is rebuilt (its lines
     replaced); an approved, pushed or failed invoice is left as it is and returned unchanged."""
-    if not (actor.has("approver") or actor.has("invoicer")):
-        raise PermissionDenied(actor.username, "approver", "build draft invoices")
+    if actor is None or not (actor.has("approver") or actor.has("invoicer")):
+        raise PermissionDenied(actor.username if actor else "", "approver", "build draft invoices")
     parse_period(period)
     result: list[Invoice] = []
     with transaction(engine) as session:

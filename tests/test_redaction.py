@@ -38,3 +38,19 @@ def test_redact(text: str, expected: str) -> None:
 def test_remembered_secrets_are_redacted_wherever_they_appear() -> None:
     remember_secret("plain-secret-value-42")
     assert redact("the vendor said: plain-secret-value-42 is wrong") == "the vendor said: [redacted] is wrong"
+
+
+def test_accounting_vendor_errors_are_redacted_before_they_are_stored() -> None:
+    import httpx
+
+    from accounting.http import vendor_message
+
+    response = httpx.Response(
+        400,
+        json={
+            "Fault": {"Error": [{"Message": "Invalid", "Detail": "refresh_token=rt-secret-123 was rejected"}]}
+        },
+    )
+    message = vendor_message(response)
+    assert "rt-secret-123" not in message
+    assert message.startswith("Invalid: refresh_token=[redacted]")
