@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mcc.errors import MccError
 from mcc.money import round_cents, to_str
-from reconcile.periods import month_end, period_of
+from reconcile.periods import add_months, month_end, period_of
 from reconcile.periods import parse_period as parse_month
 from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Product, TimeEntry
 
@@ -77,9 +77,7 @@ def parse_period(period: str) -> tuple[date, date]:
 
 
 def shift_month(period: str, months: int) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return period_of(add_months(parse_month(period), months))
 
 
 def month_label(period: str) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from reconcile.periods import add_months
+
 NAMES = [
     "Acme Dental",
     "Birch Legal",
@@ -351,8 +353,7 @@ def ninja_devices(world: World) -> list[dict[str, object]]:
 
 
 def month_start(day: date, months_back: int) -> date:
-    year, month = divmod(day.year * 12 + day.month - 1 - months_back, 12)
-    return date(year, month + 1, 1)
+    return add_months(day.replace(day=1), -months_back)
 
 
 def workstation_growth(client: WorldClient) -> int:
