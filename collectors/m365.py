@@ -82,10 +82,12 @@ def sku_counts(tenant: str, skus: list[Any]) -> list[Count]:
         if not isinstance(sku, dict) or not sku.get("skuPartNumber"):
             raise MalformedPayload(f"m365: subscribed SKU without a skuPartNumber: {str(sku)[:160]}")
         prepaid: dict[str, Any] = sku["prepaidUnits"] if isinstance(sku.get("prepaidUnits"), dict) else {}
-        try:
-            assigned, total = int(sku.get("consumedUnits") or 0), int(prepaid.get("enabled") or 0)
-        except (TypeError, ValueError):
-            raise MalformedPayload(f"m365: SKU {sku['skuPartNumber']} has non-numeric units") from None
+        assigned, total = sku.get("consumedUnits") or 0, prepaid.get("enabled") or 0
+        if not all(
+            isinstance(units, int) and not isinstance(units, bool) and units >= 0
+            for units in (assigned, total)
+        ):
+            raise MalformedPayload(f"m365: SKU {sku['skuPartNumber']} has units that are not whole numbers")
         if assigned == 0 and total == 0:
             continue
         attrs = {"sku": sku["skuPartNumber"]}
@@ -178,7 +180,9 @@ def read_batch(payload: Any, user_ids: list[str]) -> tuple[dict[str, str], dict[
     for item in responses:
         if not isinstance(item, dict) or "id" not in item or "status" not in item:
             raise MalformedPayload(f"m365: $batch sub-response without id or status: {str(item)[:120]}")
-        user_id, status, body = str(item["id"]), int(item["status"]), item.get("body")
+        if not isinstance(item["status"], int):
+            raise MalformedPayload(f"m365: $batch sub-response with a non-numeric status: {str(item)[:120]}")
+        user_id, status, body = str(item["id"]), item["status"], item.get("body")
         error: dict[str, Any] = (
             body["error"] if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
         )

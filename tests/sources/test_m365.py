@@ -61,7 +61,14 @@ def test_each_sku_gives_assigned_and_purchased_counts() -> None:
 
 
 @pytest.mark.parametrize(
-    "sku", [{"consumedUnits": 1}, {"skuPartNumber": "SPB", "consumedUnits": "many"}, "x"]
+    "sku",
+    [
+        {"consumedUnits": 1},
+        {"skuPartNumber": "SPB", "consumedUnits": "many"},
+        {"skuPartNumber": "SPB", "consumedUnits": 1.5},  # never truncated to 1
+        {"skuPartNumber": "SPB", "consumedUnits": 3, "prepaidUnits": {"enabled": -2}},
+        "x",
+    ],
 )
 def test_malformed_skus_fail_with_a_named_problem(sku: object) -> None:
     with pytest.raises(MalformedPayload, match="m365: "):
