@@ -59,7 +59,11 @@ def _sections(engine: Engine, config: Config, client_id: int, period: str) -> li
                 removed=removed.to_dicts(),
             )
         )
-    return sections
+    # what the client asked about first: products whose count differs from the bill, biggest first
+    return sorted(
+        sections,
+        key=lambda section: (section.gap["delta_qty"] == 0, -abs(section.gap["monthly_amount_cents"])),
+    )
 
 
 def client_report(
