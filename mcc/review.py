@@ -391,18 +391,21 @@ def _time_entries(session: Session, entry_ids: list[int]) -> list[TimeEntry]:
     return list(entries)
 
 
-def approve_time(engine: Engine, actor: Actor | None, entry_ids: list[int], note: str = "") -> int:
-    """Approve unbilled time entries for the next invoice; returns how many."""
-    actor = require(actor, "approver", "approve time")
+def _mark_time(engine: Engine, actor: Actor | None, entry_ids: list[int], note: str, verb: str) -> int:
+    """Approve (`approve`) or write off (`write_off`) unbilled time entries, with one audit event."""
+    actor = require(actor, "approver", f"{verb.replace('_', ' ')} time")
     with transaction(engine) as session:
         entries = _time_entries(session, entry_ids)
         now = utcnow()
         for entry in entries:
-            entry.approved_by, entry.approved_at = actor.username, now
+            if verb == "approve":
+                entry.approved_by, entry.approved_at = actor.username, now
+            else:
+                entry.written_off_by, entry.written_off_at = actor.username, now
         record_event(
             session,
             actor=actor.username,
-            action="time.approve",
+            action=f"time.{verb}",
             entity="time_entry",
             entity_id=entries[0].id if len(entries) == 1 else None,
             payload={
@@ -412,26 +415,13 @@ def approve_time(engine: Engine, actor: Actor | None, entry_ids: list[int], note
             },
         )
     return len(entries)
+
+
+def approve_time(engine: Engine, actor: Actor | None, entry_ids: list[int], note: str = "") -> int:
+    """Approve unbilled time entries for the next invoice; returns how many."""
+    return _mark_time(engine, actor, entry_ids, note, "approve")
 
 
 def write_off_time(engine: Engine, actor: Actor | None, entry_ids: list[int], note: str = "") -> int:
     """Write off unbilled time entries (they leave the unbilled list for good); returns how many."""
-    actor = require(actor, "approver", "write off time")
-    with transaction(engine) as session:
-        entries = _time_entries(session, entry_ids)
-        now = utcnow()
-        for entry in entries:
-            entry.written_off_by, entry.written_off_at = actor.username, now
-        record_event(
-            session,
-            actor=actor.username,
-            action="time.write_off",
-            entity="time_entry",
-            entity_id=entries[0].id if len(entries) == 1 else None,
-            payload={
-                "entries": [e.id for e in entries],
-                "hours": str(sum(e.hours for e in entries)),
-                "note": note,
-            },
-        )
-    return len(entries)
+    return _mark_time(engine, actor, entry_ids, note, "write_off")
