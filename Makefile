@@ -5,7 +5,9 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 .PHONY: demo test install lint typecheck pytest
 
 install:
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv 2>/dev/null || python3 -m pip install --quiet --break-system-packages uv
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv 2>/dev/null \
+		|| python3 -m pip install --quiet --break-system-packages uv \
+		|| { echo "uv is needed: apt-get install python3-pip (or see https://docs.astral.sh/uv/)"; exit 1; }
 	@uv sync --frozen --quiet
 
 demo: install
