@@ -226,11 +226,12 @@ f AS (SELECT *, in_run AND (NOT coalesce(lag(in_run) OVER w, false) OR coalesce(
 g AS (SELECT *, sum(new_run::INT) OVER (PARTITION BY client_id, product_id ORDER BY idx) AS run FROM f),
 h AS (SELECT *, max(CASE WHEN month = $period THEN run END) OVER (PARTITION BY client_id, product_id) AS cur_run FROM g),
 runs AS (SELECT * FROM h WHERE in_run AND run = cur_run),
-agg AS (SELECT client_id, product_id, min(month) AS since,
-               sum(CASE WHEN kind = 'under' AND month < $period AND idx >= $period_idx - $bb THEN amount ELSE 0 END) AS back_bill
-        FROM runs GROUP BY ALL)
-SELECT l.*, agg.since, coalesce(agg.back_bill, 0) AS back_bill
-FROM ledger l LEFT JOIN agg USING (client_id, product_id) WHERE l.month = $period
+since AS (SELECT client_id, product_id, min(month) AS since FROM runs GROUP BY ALL),
+back AS (SELECT client_id, product_id, sum(amount) AS back_bill FROM led
+         WHERE kind = 'under' AND month < $period AND idx >= $period_idx - $bb GROUP BY ALL)
+SELECT l.*, since.since, coalesce(back.back_bill, 0) AS back_bill
+FROM ledger l LEFT JOIN since USING (client_id, product_id) LEFT JOIN back USING (client_id, product_id)
+WHERE l.month = $period
 """
 
 HISTORY_SQL = """
@@ -352,10 +353,11 @@ def run_pandas(folder: Path) -> dict[str, object]:
             r["run"].where(r["idx"] == pidx).groupby([r["client_id"], r["product_id"]]).transform("max")
         )
         runs = r[r["in_run"] & (r["run"] == r["cur_run"])]
-        back = runs[
-            (runs["kind"] == "under") & (runs["idx"] < pidx) & (runs["idx"] >= pidx - BACK_BILL_MONTHS)
-        ]["amount"].sum()
+        since = runs.groupby(["client_id", "product_id"])["month"].min()  # noqa: F841 - same work as the others
         now = led[led["idx"] == pidx]
+        # every under-billed past month in the look-back, for client x product rows billed this period
+        past = led[(led["kind"] == "under") & (led["idx"] < pidx) & (led["idx"] >= pidx - BACK_BILL_MONTHS)]
+        back = past.merge(now[["client_id", "product_id"]], on=["client_id", "product_id"])["amount"].sum()
         return int(now[now["status"].isin(["under_billed", "no_contract"])]["amount"].sum()), int(back)
 
     def history() -> int:
