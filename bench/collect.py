@@ -2,8 +2,8 @@
 
 Each size runs in a fresh process (so peak RSS is that run's) against a NinjaOne fake served from
 another process, through the real HTTP layer and sync writer into a scratch SQLite database.
-The floor is what the client-side token bucket allows: a full bucket (one minute's worth of
-requests) at once, then `requests_per_minute` / 60 per second.
+The floor is what the client-side limit allows: a sliding window of `requests_per_minute` per 60 s,
+so the first window's worth go at once and each further window's worth 60 s later.
 
     .venv/bin/python bench/collect.py [--sizes 10000,50000,100000] [--rate 60] [--write]
 """
@@ -80,7 +80,7 @@ def one(devices: int, rate: int) -> dict[str, float | int]:
     server.join(timeout=10)
     assert result.ok, result.error
     requests = result.pages + 1  # every page plus the token request share the bucket
-    floor = max(0, requests - rate) * 60 / rate
+    floor = ((requests - 1) // rate) * 60.0  # the last request waits for this many full windows
     return {
         "devices": devices,
         "rate_per_minute": rate,
@@ -149,13 +149,14 @@ def main() -> None:
         f"{SECTION}\n\n"
         "NinjaOne collector (`sync_stream` of `devices`: token, organizations, keyset device pages of 1,000, "
         "then the write into SQLite) against the NinjaOne fake in another process, each size in a fresh "
-        "process. *Floor* = what the token bucket allows: one minute's worth of requests at once, then "
-        "rate/60 per second; *ratio* = collect time / floor (1.00 = the vendor limit is the only cost). "
+        "process. *Floor* = what the client-side sliding window allows (rate requests per 60 s: the last request "
+        "waits (requests - 1) // rate full windows); *ratio* = collect time / floor (1.00 = the vendor "
+        "limit is the only cost). "
         "Rows at 100000/min show the collector's own cost with no limit in the way.\n\n"
         f"Command: `{command}`  \n"
         f"Machine: {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}.\n\n"
         f"{_table(rows)}\n\n"
-        "Reading: waiting for the bucket and handling a page are serial (no prefetch), so a throttled run "
+        "Reading: waiting for the limiter and handling a page are serial (no prefetch), so a throttled run "
         "costs about floor + the collector's own time; memory grows with the world because a run holds "
         "every record until its one write transaction (about 4.5 KiB per device, ORM rows included).\n"
     )
