@@ -9,6 +9,7 @@ from typing import Any
 
 import streamlit as st
 
+from collectors import mapping
 from mcc import invoicing, onboarding, report, review
 from mcc.permissions import require
 from pages import common
@@ -123,6 +124,26 @@ def test_source_connection(name: str) -> onboarding.SourceCheck | None:
     def run() -> onboarding.SourceCheck:
         require(common.actor(), "admin", "test a source connection")
         return onboarding.test_source(ctx.config, name)
+
+    return common.attempt(run)
+
+
+def map_orgs(choices: list[tuple[str, str, int]]) -> tuple[list[mapping.MappedOrg], list[str]] | None:
+    """Bill each (source, external id) to its client in one go (admins). map_org re-checks the role and
+    audits every mapping; an org that can no longer be mapped is reported, the others still land."""
+    ctx = common.context()
+
+    def run() -> tuple[list[mapping.MappedOrg], list[str]]:
+        actor = common.actor()
+        require(actor, "admin", "map organisations to clients")
+        mapped: list[mapping.MappedOrg] = []
+        failed: list[str] = []
+        for source, external_id, client_id in choices:
+            try:
+                mapped.append(mapping.map_org(ctx.engine, actor, source, external_id, client_id))
+            except mapping.MappingError as error:
+                failed.append(f"{source}: {external_id}: {error}")
+        return mapped, failed
 
     return common.attempt(run)
 

@@ -9,6 +9,7 @@ import streamlit as st
 from sqlalchemy import select
 
 from pages import common
+from pages.formatting import describe_payload
 from store.audit import verify_chain
 from store.db import reading
 from store.models import AuditEvent
@@ -46,23 +47,16 @@ def events(
                 "When": e.at.strftime("%Y-%m-%d %H:%M:%S"),
                 "Who": e.actor,
                 "Action": e.action,
-                "Entity": f"{e.entity} {e.entity_id or ''}".strip(),
+                "Entity": f"{e.entity.replace('_', ' ')} {e.entity_id or ''}".strip(),
                 "Details": _details(e.payload),
+                "payload": e.payload,
             }
             for e in session.scalars(query)
         ]
 
 
 def _details(payload: str) -> str:
-    try:
-        values = json.loads(payload)
-    except ValueError:
-        return payload
-    return (
-        ", ".join(f"{k}: {v}" for k, v in values.items() if v not in (None, "", [], {}))
-        if isinstance(values, dict)
-        else payload
-    )
+    return describe_payload(payload, common.money)
 
 
 ok, checked, bad, reason = chain(data.audit)
@@ -95,5 +89,31 @@ rows = events(data.audit, since, actor.strip(), action, text.strip(), 1000)
 if not rows:
     common.empty_state("No events match", "Widen the period or clear the filters.")
 else:
-    st.dataframe(rows, hide_index=True, width="stretch", key="audit_table")
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "#": st.column_config.NumberColumn("#", width=60),
+            "When": st.column_config.TextColumn("When", width=150),
+            "Details": st.column_config.TextColumn("Details", width="large"),
+            "payload": None,
+        },
+        key="audit_table",
+    )
     st.caption(f"{len(rows)} most recent matching events (up to 1,000).")
+    by_id = {int(str(row["#"])): row for row in rows}
+    with st.expander("Everything an event recorded", icon=":material/data_object:"):
+        picked = st.selectbox(
+            "Event",
+            list(by_id),
+            index=None,
+            placeholder="Choose an event by its #",
+            format_func=lambda n: f"#{n} · {by_id[n]['Action']} · {by_id[n]['When']}",
+            key="audit_event",
+        )
+        if picked is not None:
+            try:
+                st.json(json.loads(str(by_id[picked]["payload"])), expanded=True)
+            except ValueError:
+                st.code(str(by_id[picked]["payload"]), language=None, wrap_lines=True)

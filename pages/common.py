@@ -4,10 +4,10 @@ formatting, the period picker, headers, empty states, and running a service call
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 import streamlit as st
@@ -17,9 +17,10 @@ from mcc.context import Context, open_context
 from mcc.errors import MccError
 from mcc.money import fmt
 from mcc.permissions import Actor
-from mcc.reconciliation import Reconciliation, reconcile_period
+from mcc.reconciliation import Reconciliation, freshness, reconcile_period
 from mcc.reconciliation import history as leakage_history
 from store.db import reading
+from store.frames import last_successful_syncs
 from store.models import AuditEvent, Client, Decision, SyncRun, TimeEntry
 
 if TYPE_CHECKING:
@@ -338,6 +339,82 @@ def open_time_entries(client_id: int, data: DataVersion) -> pl.DataFrame:
             "source": pl.String,
         },
     )
+
+
+# --- staleness: one flag wherever a stale source's numbers are shown ------------------------------------
+
+
+class Freshness(Protocol):
+    """What a staleness flag needs; a Reconciliation has both, so does `Fresh` (no reconciliation run)."""
+
+    @property
+    def data_as_of(self) -> Mapping[str, datetime | None]: ...
+
+    @property
+    def stale_sources(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Fresh:
+    data_as_of: dict[str, datetime | None]
+    stale_sources: list[str]
+
+
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def fresh(data: DataVersion) -> Fresh:
+    """Per source: when its data was last refreshed, and which sources are older than twice their
+    schedule (the Overview's rule), without reconciling a period."""
+    ctx = context()
+    with reading(ctx.reader) as session:
+        syncs = last_successful_syncs(session)
+    as_of, stale = freshness(ctx.config, syncs, datetime.now(UTC))
+    return Fresh(as_of, stale)
+
+
+def source_names(text: str | None) -> list[str]:
+    """A gap row's `sources` cell ("huntress,ninja") as names."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def stale_feeding(gaps: pl.DataFrame, stale: Collection[str]) -> list[str]:
+    """The stale sources among those feeding these gap rows, in the order `stale` lists them."""
+    if not stale or gaps.height == 0 or "sources" not in gaps.columns:
+        return []
+    fed = {name for text in gaps["sources"].to_list() for name in source_names(text)}
+    return [name for name in stale if name in fed]
+
+
+def stale_mark(sources_text: str | None, stale: Collection[str]) -> str:
+    """A row's sources with each stale one marked: "ninja, s1 ⚠ stale"."""
+    return ", ".join(f"{name} ⚠ stale" if name in stale else name for name in source_names(sources_text))
+
+
+def stale_flag(
+    state: Freshness,
+    among: Collection[str] | None = None,
+    *,
+    lead: str = "Stale data from",
+    advice: str = "Refresh on the Sources page for current numbers.",
+    quiet: bool = False,
+) -> list[str]:
+    """The one staleness flag: names each stale source (restricted to `among`, when given) with the age
+    of its data, as a warning, or as a caption when `quiet`. Returns the names flagged."""
+    names = [name for name in state.stale_sources if among is None or name in among]
+    if not names:
+        return names
+    listed = ", ".join(
+        f"**{name}** ({'never synced' if state.data_as_of.get(name) is None else 'data from ' + age(state.data_as_of.get(name))})"
+        for name in names
+    )
+    rule = (
+        "older than twice its sync schedule" if len(names) == 1 else "older than twice their sync schedules"
+    )
+    text = f"{lead} {listed} — {rule}. {advice}"
+    if quiet:
+        st.caption(f":material/warning: {text}")
+    else:
+        st.warning(text, icon=":material/history_toggle_off:")
+    return names
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner=False)

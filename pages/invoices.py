@@ -43,6 +43,11 @@ def invoices(period_text: str, version: common.DataVersion) -> pl.DataFrame:
     return invoicing.list_invoices(ctx.reader, period_text)
 
 
+common.stale_flag(
+    common.fresh(data),
+    lead="Before building drafts: stale numbers from",
+    advice="Refresh on the Sources page first, so the drafts bill what the tools count today.",
+)
 top_left, top_right = st.columns([3, 1], vertical_alignment="bottom")
 if top_right.button(
     "Build drafts", key="build_drafts", type="primary", disabled=not may_invoice, width="stretch"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
@@ -30,11 +28,13 @@ if result.data_as_of:
         label = f"{source} · {common.age(moment)}" + (" · stale" if stale else "")
         cells.append(common.pill(label, kind))
     st.markdown("**Data as of** &nbsp; " + " &nbsp; ".join(cells), unsafe_allow_html=True)
-    if result.stale_sources:
-        st.caption(
-            f"Stale: {', '.join(html.escape(s) for s in result.stale_sources)} — numbers from these sources may be "
-            "out of date. Refresh them on the Sources page before closing the period."
-        )
+    common.stale_flag(
+        result,
+        lead="Stale:",
+        advice="Numbers from these sources may be out of date; refresh them on the Sources page before "
+        "closing the period.",
+        quiet=True,
+    )
 else:
     st.info("No sources are configured yet; add them to mcc.toml to start counting.", icon=":material/info:")
 

@@ -212,6 +212,14 @@ three.metric(
 )
 four.metric("Open gaps", str(row_open.height))
 
+stale_here = common.stale_feeding(rows, result.stale_sources)
+common.stale_flag(
+    result,
+    stale_here,
+    lead=f"Stale data for {client_name} from",
+    advice="The rows marked ⚠ may be out of date: refresh on the Sources page before deciding on them.",
+)
+
 st.dataframe(
     {
         "Product": rows["product"].to_list(),
@@ -224,6 +232,7 @@ st.dataframe(
         "Monthly": [common.money(v) for v in rows["monthly_amount_cents"]],
         "Back-bill": [common.money(v) for v in rows["back_bill_cents"]],
         "Since": [v or "" for v in rows["since"].to_list()],
+        "Source": [common.stale_mark(v, stale_here) for v in rows["sources"]],
         "Status": [
             common.STATUS_LABELS.get(status, status)
             + (f" → {decision.replace('_', ' ')}" if decision else "")
@@ -234,6 +243,9 @@ st.dataframe(
     width="stretch",
     column_config={
         "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
+        "Source": st.column_config.TextColumn(
+            "Source", help="Where the observed count comes from; ⚠ stale: older than twice its schedule."
+        ),
         "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
     },
     key="review_table",
@@ -283,6 +295,9 @@ for gap in rows.iter_rows(named=True):
     )
     if gap["decision"]:
         title += f" · decided: {gap['decision']}"
+    stale_gap = [name for name in common.source_names(gap["sources"]) if name in stale_here]
+    if stale_gap:
+        title += f" · ⚠ stale data from {', '.join(stale_gap)}"
     with st.expander(title, expanded=is_open and code == row_open["product_code"].first()):
         found = entities(client_id, code, period, data).sort(
             ["first_seen", "name"], descending=[True, False], nulls_last=True

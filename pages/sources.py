@@ -1,6 +1,6 @@
 """Sources: each source's last run, freshness, error and schedule; Refresh now per source or for all
 (with progress); Test connection per source (admins); organisations no client is billed for, with a
-suggested mapping."""
+suggested client each, reviewed and mapped together on one screen (admins)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import functools
 import html
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
 from collectors import mapping, refresh
 from mcc import onboarding
 from pages import actions, common
+from pages.formatting import short_error
 from store.db import reading
 from store.models import SyncRun
 
@@ -63,14 +65,34 @@ for source in ctx.config.sources:
                 "Status": str(run.get("status", "never run")),
                 "Records": run.get("records", 0),
                 "Data as of": common.age(result.data_as_of.get(source.name)),
-                "Fresh": "stale" if source.name in result.stale_sources else "fresh",
-                "Last error": str(run.get("error") or ""),
+                "Fresh": "⚠ stale" if source.name in result.stale_sources else "fresh",
+                "Last error": short_error(str(run.get("error") or ""), source.name),
+                "error": str(run.get("error") or ""),
             }
         )
-st.dataframe(rows, hide_index=True, width="stretch", key="sources_table")
-failing = [row for row in rows if row["Last error"]]
-for row in failing:
+st.dataframe(
+    rows,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "Fresh": st.column_config.TextColumn(
+            "Fresh", help="Stale: the data is older than twice the stream's schedule."
+        ),
+        "Last error": st.column_config.TextColumn(
+            "Last error", width="medium", help="The first line; the full text is below the table."
+        ),
+        "error": None,
+    },
+    key="sources_table",
+)
+for row in rows:
+    if not row["error"]:
+        continue
     st.error(f"{row['Source']} / {row['Stream']}: {row['Last error']}", icon=":material/sync_problem:")
+    full = str(row["error"])
+    if full.strip() != row["Last error"]:
+        with st.expander(f"Full error from {row['Source']} / {row['Stream']}"):
+            st.code(full, language=None, wrap_lines=True)
 
 st.subheader("Refresh now", anchor=False)
 st.caption(
@@ -187,28 +209,133 @@ def progress() -> None:
 progress()
 
 st.subheader("Unmapped organisations", anchor=False)
+
+
+def _mapped_report() -> None:
+    """What the last "Map selected" did, until dismissed."""
+    outcome = st.session_state.get("mapped_orgs")
+    if not isinstance(outcome, dict):
+        return
+    mapped, failed = outcome.get("mapped", []), outcome.get("failed", [])
+    with st.container(border=True):
+        if mapped:
+            count = len(mapped)
+            st.success(
+                f"Mapped {count} organisation{'s' * (count != 1)}; each mapping is in the audit log.",
+                icon=":material/check_circle:",
+            )
+            st.dataframe(
+                {
+                    "Source": [m["source"] for m in mapped],
+                    "Organisation": [m["name"] for m in mapped],
+                    "Billed to": [m["client"] for m in mapped],
+                    "Was": [m["previous"] or "" for m in mapped],
+                },
+                hide_index=True,
+                width="stretch",
+                key="mapped_table",
+            )
+        for message in failed:
+            st.error(message, icon=":material/error:")
+        if st.button("Dismiss", key="mapped_dismiss"):
+            st.session_state.pop("mapped_orgs", None)
+            st.rerun()
+
+
+_mapped_report()
 orgs = mapping.unmapped_orgs(ctx.reader, ctx.config)
 if not orgs:
     st.caption("Every organisation the sources report is billed to a client.")
 else:
+    is_admin = user.has("admin")
     st.caption(
         "Organisations the sources report that no client is billed for. They are never dropped silently."
     )
-    st.dataframe(
-        {
-            "Source": [o.source for o in orgs],
-            "Organisation": [o.name for o in orgs],
-            "External id": [o.external_id for o in orgs],
-            "Suggested client": [o.suggested_client or "" for o in orgs],
-            "Score": [o.score for o in orgs],
-        },
-        hide_index=True,
-        width="stretch",
-        key="unmapped_table",
+    st.markdown("#### Review suggested mappings")
+    st.caption(
+        f"Each organisation with the client whose name matches best. Ticked: a score of "
+        f"{mapping.DEFAULT_MIN_SCORE} or more and no near tie with another client. Untick any that are "
+        "wrong, tick others you agree with, then map them all at once; each mapping goes to the audit log."
     )
-    if user.has("admin"):
+
+    def _why(org: mapping.UnmappedOrg) -> str:
+        if org.suggested_client_id is None:
+            return "no client to suggest"
+        if org.ambiguous:
+            return "near tie with another client"
+        if (org.score or 0) < mapping.DEFAULT_MIN_SCORE:
+            return "low score: check the name"
+        return ""
+
+    def _preselected(org: mapping.UnmappedOrg) -> bool:
+        return (
+            org.suggested_client_id is not None
+            and (org.score or 0) >= mapping.DEFAULT_MIN_SCORE
+            and not org.ambiguous
+        )
+
+    with st.form("map_suggested"):
+        edited = st.data_editor(
+            pd.DataFrame(
+                {
+                    "Map": [_preselected(o) for o in orgs],
+                    "Source": [o.source for o in orgs],
+                    "Organisation": [o.name for o in orgs],
+                    "External id": [o.external_id for o in orgs],
+                    "Suggested client": [o.suggested_client or "" for o in orgs],
+                    "Score": [o.score for o in orgs],
+                    "Check": [_why(o) for o in orgs],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            disabled=not is_admin
+            or ["Source", "Organisation", "External id", "Suggested client", "Score", "Check"],
+            column_config={
+                "Map": st.column_config.CheckboxColumn(
+                    "Map", width=60, help="Bill this organisation to the suggested client."
+                ),
+                "Score": st.column_config.NumberColumn("Score", width=70, help="Name similarity, 0-100."),
+                "Check": st.column_config.TextColumn("Check", help="Why a suggestion is not ticked."),
+            },
+            key="suggest_editor",
+        )
+        submitted = st.form_submit_button(
+            "Map selected", type="primary", disabled=not is_admin, icon=":material/link:"
+        )
+    if submitted:
+        ticked = [org for org, tick in zip(orgs, edited["Map"].tolist(), strict=True) if tick]
+        chosen = [org for org in ticked if org.suggested_client_id is not None]
+        skipped = [org for org in ticked if org.suggested_client_id is None]
+        if not ticked:
+            st.warning("Tick at least one organisation to map.", icon=":material/info:")
+        else:
+            outcome = actions.map_orgs(
+                [(org.source, org.external_id, int(org.suggested_client_id or 0)) for org in chosen]
+            )
+            if outcome is not None:
+                mapped, failed = outcome
+                failed += [f"{org.source}: {org.name}: no client to suggest; map it below" for org in skipped]
+                st.session_state["mapped_orgs"] = {
+                    "mapped": [
+                        {
+                            "source": m.source,
+                            "name": m.name,
+                            "client": m.client,
+                            "previous": m.previous_client,
+                        }
+                        for m in mapped
+                    ],
+                    "failed": failed,
+                }
+                st.session_state.pop("suggest_editor", None)
+                st.rerun()
+    if is_admin:
         names = common.clients(data)
-        with st.form("map_org"):
+        with (
+            st.expander("Map one organisation to another client", icon=":material/edit:"),
+            st.form("map_org"),
+        ):
             labels = {i: f"{o.source}: {o.name} ({o.external_id})" for i, o in enumerate(orgs)}
             pick = st.selectbox("Organisation", list(labels), format_func=labels.__getitem__, key="map_pick")
             suggested = orgs[pick].suggested_client_id

@@ -9,6 +9,7 @@ import streamlit as st
 
 from mcc import reconciliation as recon
 from pages import common
+from reconcile.ledger import UNDER_BILLED
 
 user = common.require_user()
 ctx = common.context()
@@ -31,6 +32,15 @@ one.metric("One-time correction", common.money(outcome["one_time_cents"]))
 two.metric("Monthly uplift", common.money(outcome["monthly_cents"]))
 three.metric("Annual uplift", common.money(outcome["annual_cents"]))
 four.metric("First-year total", common.money(outcome["one_time_cents"] + outcome["annual_cents"]))
+common.stale_flag(
+    result,
+    common.stale_feeding(
+        result.gaps.filter(pl.col("status").is_in(UNDER_BILLED) & pl.col("client_id").is_not_null()),
+        result.stale_sources,
+    ),
+    lead="This estimate uses stale data from",
+    quiet=True,
+)
 
 if outcome["one_time_cents"] == 0 and outcome["monthly_cents"] == 0:
     common.empty_state("Nothing to recover", "No under-billed gaps this period, or recovery is set to 0 %.")
