@@ -93,10 +93,15 @@ else:
         rows,
         hide_index=True,
         width="stretch",
+        column_order=["#", "When", "Who", "Action", "Details", "Entity"],
         column_config={
-            "#": st.column_config.NumberColumn("#", width=60),
-            "When": st.column_config.TextColumn("When", width=150),
-            "Details": st.column_config.TextColumn("Details", width="large"),
+            "#": st.column_config.NumberColumn("#", width=50),
+            "When": st.column_config.TextColumn("When", width=140),
+            "Who": st.column_config.TextColumn("Who", width=80),
+            "Action": st.column_config.TextColumn("Action", width=130),
+            "Details": st.column_config.TextColumn(
+                "Details", width=540, help="What the event recorded; the full record is below the table."
+            ),
             "payload": None,
         },
         key="audit_table",
@@ -113,7 +118,11 @@ else:
             key="audit_event",
         )
         if picked is not None:
+            event = by_id[picked]
+            st.markdown(f"**{event['Action']}** · {event['Entity']} · by {event['Who']} at {event['When']}")
+            if event["Details"]:
+                st.write(event["Details"])
             try:
-                st.json(json.loads(str(by_id[picked]["payload"])), expanded=True)
+                st.json(json.loads(str(event["payload"])), expanded=True)
             except ValueError:
-                st.code(str(by_id[picked]["payload"]), language=None, wrap_lines=True)
+                st.code(str(event["payload"]), language=None, wrap_lines=True)

@@ -25,6 +25,21 @@ ACTION_LABELS = {
     "exclude": "Exclude entities from the count",
     "defer": "Defer to a later session",
 }
+FORM_PREFIXES = ("action_", "qty_", "effective_", "exclude_", "note_")
+TABLE_COLUMNS = [
+    "Product",
+    "Contracted",
+    "Observed",
+    "Excluded",
+    "Billable",
+    "Gap",
+    "Unit price",
+    "Monthly",
+    "Back-bill",
+    "Since",
+    "Source",
+    "Status",
+]
 BULK_LABELS = {
     "write_off": "Write off (leave the billing as it is)",
     "defer": "Defer to a later session",
@@ -158,6 +173,19 @@ current = st.session_state.get("review_client")
 if current not in client_ids:
     current = client_ids[0]
 st.session_state["review_client"] = current  # stay on this client while decisions reorder the list
+
+
+def _fresh_forms(client: object) -> None:
+    """The decision forms are keyed by product code: another client starts from its own quantities."""
+    if st.session_state.get("review_form_client") == client:
+        return
+    for code in [c for c in gaps["product_code"].unique().to_list() if c]:
+        for prefix in FORM_PREFIXES:
+            st.session_state.pop(f"{prefix}{code}", None)
+    st.session_state["review_form_client"] = client
+
+
+_fresh_forms(current)
 position = client_ids.index(current)
 
 
@@ -241,10 +269,23 @@ st.dataframe(
     },
     hide_index=True,
     width="stretch",
+    column_order=[  # Excluded only when something is excluded: the row stays readable on a laptop
+        name for name in TABLE_COLUMNS if name != "Excluded" or int(rows["excluded_qty"].sum()) != 0
+    ],
     column_config={
+        "Contracted": st.column_config.NumberColumn("Contracted", width=82),
+        "Observed": st.column_config.NumberColumn("Observed", width=76),
+        "Excluded": st.column_config.NumberColumn("Excluded", width=74),
+        "Billable": st.column_config.NumberColumn("Billable", width=70),
+        "Gap": st.column_config.NumberColumn("Gap", width=50),
+        "Unit price": st.column_config.TextColumn("Unit price", width=78),
+        "Monthly": st.column_config.TextColumn("Monthly", width=86),
+        "Back-bill": st.column_config.TextColumn("Back-bill", width=86),
         "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
         "Source": st.column_config.TextColumn(
-            "Source", help="Where the observed count comes from; ⚠ stale: older than twice its schedule."
+            "Source",
+            width=96,
+            help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
         ),
         "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
     },

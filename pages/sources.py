@@ -75,11 +75,17 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
+        "Kind": st.column_config.TextColumn("Kind", width=90),
+        "Stream": st.column_config.TextColumn("Stream", width=100),
+        "Last run": st.column_config.TextColumn("Last run", width=85),
+        "Status": st.column_config.TextColumn("Status", width=65),
+        "Records": st.column_config.NumberColumn("Records", width=70),
+        "Data as of": st.column_config.TextColumn("Data as of", width=90),
         "Fresh": st.column_config.TextColumn(
-            "Fresh", help="Stale: the data is older than twice the stream's schedule."
+            "Fresh", width=70, help="Stale: the data is older than twice the stream's schedule."
         ),
         "Last error": st.column_config.TextColumn(
-            "Last error", width="medium", help="The first line; the full text is below the table."
+            "Last error", width="large", help="The first line; the full text is below the table."
         ),
         "error": None,
     },
@@ -261,11 +267,12 @@ else:
     def _why(org: mapping.UnmappedOrg) -> str:
         if org.suggested_client_id is None:
             return "no client to suggest"
-        if org.ambiguous:
-            return "near tie with another client"
+        reasons = []
         if (org.score or 0) < mapping.DEFAULT_MIN_SCORE:
-            return "low score: check the name"
-        return ""
+            reasons.append("low score")
+        if org.ambiguous:
+            reasons.append("near tie with another client")
+        return "; ".join(reasons)
 
     def _preselected(org: mapping.UnmappedOrg) -> bool:
         return (

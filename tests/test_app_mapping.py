@@ -92,7 +92,7 @@ def test_every_unmapped_org_is_listed_with_confident_ones_ticked(world: Config) 
     assert rows["Client 0005 Law, Inc."] == (True, "Client 0005 Law", 100, "")
     assert rows["Client 0002 Law"] == (True, "Client 0002 Law", 100, "")
     tick, _, score, check = rows["Client 0001 Dental Annex"]
-    assert not tick and score < 90 and check == "near tie with another client"
+    assert not tick and score < 90 and check == "low score; near tie with another client"
     assert not at.button(key=SUBMIT).disabled
 
 

@@ -272,3 +272,18 @@ def _build_reports() -> None:
 
     for kind in ("html", "csv"):
         st.session_state[kind] = actions.client_report("Client 0001 Law", common.period(), kind)
+
+
+def test_the_next_client_starts_from_its_own_quantities(world: Config) -> None:
+    def billable(at: AppTest) -> int:
+        table = next(f.value for f in at.dataframe if "Contracted" in f.value.columns)
+        return int(table.loc[table["Product"] == "Managed workstation", "Billable"].iloc[0])
+
+    at = signed_in("approver", "pages/review.py")
+    first = billable(at)
+    assert at.number_input(key="qty_WS").value == first
+    at.button(key="review_next").click().run()
+    assert not at.exception, at.exception
+    assert "## Client 0003 Dental" in texts(at)
+    assert billable(at) != first
+    assert at.number_input(key="qty_WS").value == billable(at)
