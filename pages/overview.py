@@ -31,8 +31,7 @@ if result.data_as_of:
     common.stale_flag(
         result,
         lead="Stale:",
-        advice="Numbers from these sources may be out of date; refresh them on the Sources page before "
-        "closing the period.",
+        advice="Refresh on the Sources page before closing the period.",
         quiet=True,
     )
 else:

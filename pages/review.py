@@ -174,18 +174,6 @@ if current not in client_ids:
     current = client_ids[0]
 st.session_state["review_client"] = current  # stay on this client while decisions reorder the list
 
-
-def _fresh_forms(client: object) -> None:
-    """The decision forms are keyed by product code: another client starts from its own quantities."""
-    if st.session_state.get("review_form_client") == client:
-        return
-    for code in [c for c in gaps["product_code"].unique().to_list() if c]:
-        for prefix in FORM_PREFIXES:
-            st.session_state.pop(f"{prefix}{code}", None)
-    st.session_state["review_form_client"] = client
-
-
-_fresh_forms(current)
 position = client_ids.index(current)
 
 
@@ -210,6 +198,28 @@ if chosen != current:
 client_id = int(current)
 rows = gaps.filter(pl.col("client_id") == client_id).sort("monthly_amount_cents", descending=True)
 row_open = rows.filter(pl.col("status").is_in(OPEN_STATUSES) & pl.col("decision").is_null())
+
+
+def _fresh_forms() -> None:
+    """The decision forms are keyed by product code, so another client (or period) sets each form's
+    starting values afresh; set through the session state, they also replace what the browser shows."""
+    shown = (client_id, period)
+    if st.session_state.get("review_forms_for") == shown:
+        return
+    for code in [c for c in gaps["product_code"].unique().to_list() if c]:
+        for prefix in FORM_PREFIXES:
+            st.session_state.pop(f"{prefix}{code}", None)
+    for gap in rows.filter(pl.col("product_code").is_not_null()).iter_rows(named=True):
+        code = gap["product_code"]
+        st.session_state[f"action_{code}"] = next(iter(ACTION_LABELS))
+        st.session_state[f"qty_{code}"] = int(gap["billable_qty"])
+        st.session_state[f"effective_{code}"] = recon.resolve_period(period)
+        st.session_state[f"exclude_{code}"] = []
+        st.session_state[f"note_{code}"] = ""
+    st.session_state["review_forms_for"] = shown
+
+
+_fresh_forms()
 
 client_name = labels[client_id]
 heading, downloads = st.columns([3, 1], vertical_alignment="center")
@@ -278,13 +288,13 @@ st.dataframe(
         "Excluded": st.column_config.NumberColumn("Excluded", width=74),
         "Billable": st.column_config.NumberColumn("Billable", width=70),
         "Gap": st.column_config.NumberColumn("Gap", width=50),
-        "Unit price": st.column_config.TextColumn("Unit price", width=78),
-        "Monthly": st.column_config.TextColumn("Monthly", width=86),
-        "Back-bill": st.column_config.TextColumn("Back-bill", width=86),
+        "Unit price": st.column_config.TextColumn("Unit price", width=72),
+        "Monthly": st.column_config.TextColumn("Monthly", width=80),
+        "Back-bill": st.column_config.TextColumn("Back-bill", width=80),
         "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
         "Source": st.column_config.TextColumn(
             "Source",
-            width=96,
+            width=88,
             help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
         ),
         "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
@@ -394,13 +404,10 @@ for gap in rows.iter_rows(named=True):
             quantity = left.number_input(
                 "New contracted quantity (bump)",
                 min_value=0,
-                value=int(gap["billable_qty"]),
                 step=1,
-                key=f"qty_{code}",
+                key=f"qty_{code}",  # starts at the billable count (_fresh_forms)
             )
-            effective = right.date_input(
-                "Effective from (bump)", value=recon.resolve_period(period), key=f"effective_{code}"
-            )
+            effective = right.date_input("Effective from (bump)", key=f"effective_{code}")
             options = found["external_id"].to_list() if found.height else []
             names = dict(zip(found["external_id"], found["name"], strict=True)) if found.height else {}
             excluded = st.multiselect(

@@ -58,7 +58,6 @@ for source in ctx.config.sources:
         rows.append(
             {
                 "Source": source.name,
-                "Kind": source.kind,
                 "Stream": stream,
                 "Schedule": source.schedule_for(stream).text,
                 "Last run": common.age(run.get("finished") or run.get("started")) if run else "never",  # type: ignore[arg-type]
@@ -75,8 +74,9 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "Kind": st.column_config.TextColumn("Kind", width=90),
-        "Stream": st.column_config.TextColumn("Stream", width=100),
+        "Source": st.column_config.TextColumn("Source", width=80),
+        "Stream": st.column_config.TextColumn("Stream", width=95),
+        "Schedule": st.column_config.TextColumn("Schedule", width=120),
         "Last run": st.column_config.TextColumn("Last run", width=85),
         "Status": st.column_config.TextColumn("Status", width=65),
         "Records": st.column_config.NumberColumn("Records", width=70),
@@ -237,6 +237,8 @@ def _mapped_report() -> None:
                     "Billed to": [m["client"] for m in mapped],
                     "Was": [m["previous"] or "" for m in mapped],
                 },
+                column_order=["Source", "Organisation", "Billed to"]
+                + (["Was"] if any(m["previous"] for m in mapped) else []),
                 hide_index=True,
                 width="stretch",
                 key="mapped_table",
