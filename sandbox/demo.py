@@ -53,6 +53,7 @@ from sandbox.world_vendors import (
     saas_customer,
     sentinelone_data,
 )
+from store.counts import history_rows
 from store.db import make_engine, transaction
 from store.migrate import upgrade
 from store.models import Client, CountKey, DailyCount, Entity, MonthlyCount, SyncRun
@@ -233,8 +234,8 @@ def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox])
         }
         session.execute(delete(MonthlyCount))
         session.execute(delete(DailyCount))
-        daily: list[dict[str, object]] = []
-        monthly: dict[tuple[int, date], dict[str, Any]] = {}
+        daily: list[dict[str, Any]] = []
+        monthly: list[dict[str, Any]] = []
         for key in keys:
             now_row = today_rows.get(key.id)
             if now_row is None:
@@ -243,46 +244,19 @@ def backfill_history(engine: Engine, world: World, vendors: list[VendorSandbox])
             unit_cost = (
                 (now_row.cost_cents // now_row.qty_end) if now_row.cost_cents and now_row.qty_end else None
             )
+            series = []
             for day in days:
                 quantity = now_row.qty_end
                 if client is not None:
                     quantity -= planted_delta(key, client, today, day)
                 quantity = max(0, quantity)
-                cost = None if unit_cost is None else unit_cost * quantity
-                daily.append(
-                    {
-                        "key_id": key.id,
-                        "day": day,
-                        "qty_end": quantity,
-                        "qty_peak": quantity,
-                        "cost_cents": cost,
-                    }
-                )
-                month = monthly.get((key.id, day.replace(day=1)))
-                if month is None:
-                    monthly[(key.id, day.replace(day=1))] = {
-                        "key_id": key.id,
-                        "month": day.replace(day=1),
-                        "qty_end": quantity,
-                        "qty_peak": quantity,
-                        "qty_day_sum": quantity,
-                        "days": 1,
-                        "first_day": day,
-                        "last_day": day,
-                        "cost_cents": cost,
-                    }
-                else:
-                    month.update(
-                        qty_end=quantity,
-                        qty_peak=max(int(month["qty_peak"]), quantity),
-                        qty_day_sum=int(month["qty_day_sum"]) + quantity,
-                        days=int(month["days"]) + 1,
-                        last_day=day,
-                        cost_cents=cost,
-                    )
+                series.append((day, quantity, None if unit_cost is None else unit_cost * quantity))
+            key_daily, key_monthly = history_rows(key.id, series)
+            daily += key_daily
+            monthly += key_monthly
         for start in range(0, len(daily), 20_000):
             session.execute(insert(DailyCount), daily[start : start + 20_000])
-        session.execute(insert(MonthlyCount), list(monthly.values()))
+        session.execute(insert(MonthlyCount), monthly)
         rows = len(daily)
         _backdate_entities(session, world, clients)
     return rows

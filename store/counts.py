@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -289,30 +290,37 @@ def write_batch(
     )
 
 
-def fill_history(
-    session: Session, key_id: int, days: dict[date, int], cost_cents: dict[date, int] | None = None
-) -> None:
-    """Bulk-write a run of past end-of-day counts for a key that has none yet (seeding history)."""
-    costs = cost_cents or {}
-    months: dict[date, MonthlyCount] = {}
-    for day in sorted(days):
-        quantity, cost = days[day], costs.get(day)
-        session.add(DailyCount(key_id=key_id, day=day, qty_end=quantity, qty_peak=quantity, cost_cents=cost))
+def history_rows(
+    key_id: int, series: list[tuple[date, int, int | None]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Daily and monthly rollup rows (as dicts for a bulk insert) for a run of past end-of-day counts
+    `(day, quantity, cost_cents)` of a key that has none yet; days without a count carry the previous
+    one forward, as the live rollup does."""
+    daily: list[dict[str, Any]] = []
+    months: dict[date, dict[str, Any]] = {}
+    for day, quantity, cost in sorted(series, key=lambda item: item[0]):
+        daily.append(
+            {"key_id": key_id, "day": day, "qty_end": quantity, "qty_peak": quantity, "cost_cents": cost}
+        )
         month = months.get(_month(day))
         if month is None:
-            months[_month(day)] = MonthlyCount(
-                key_id=key_id,
-                month=_month(day),
-                qty_end=quantity,
-                qty_peak=quantity,
-                qty_day_sum=quantity,
-                days=1,
-                first_day=day,
-                last_day=day,
-                cost_cents=cost,
-            )
+            months[_month(day)] = {
+                "key_id": key_id,
+                "month": _month(day),
+                "qty_end": quantity,
+                "qty_peak": quantity,
+                "qty_day_sum": quantity,
+                "days": 1,
+                "first_day": day,
+                "last_day": day,
+                "cost_cents": cost,
+            }
             continue
-        month.qty_day_sum += month.qty_end * ((day - month.last_day).days - 1) + quantity
-        month.days, month.last_day = (day - month.first_day).days + 1, day
-        month.qty_end, month.qty_peak, month.cost_cents = quantity, max(month.qty_peak, quantity), cost
-    session.add_all(months.values())
+        month["qty_day_sum"] += month["qty_end"] * ((day - month["last_day"]).days - 1) + quantity
+        month["days"], month["last_day"] = (day - month["first_day"]).days + 1, day
+        month["qty_end"], month["qty_peak"], month["cost_cents"] = (
+            quantity,
+            max(month["qty_peak"], quantity),
+            cost,
+        )
+    return daily, list(months.values())
