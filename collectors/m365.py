@@ -14,7 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from collectors.base import Source, Stream
-from collectors.http import Api, HttpPolicy, TokenAuth
+from collectors.http import Api, HttpPolicy, TokenAuth, client_credentials
 from collectors.paging import NextLink
 from collectors.records import Count, Entity, Org, Record
 from collectors.registry import register
@@ -251,21 +251,15 @@ class Microsoft365(Source):
     def tenant_auth(self, tenant: str) -> TokenAuth:
         """Client credentials in one tenant; one cached token per tenant for the whole run."""
         if tenant not in self._auths:
-            token_url = f"{self.config.token_url_base}/{tenant}/oauth2/v2.0/token"
-
-            def token_request() -> httpx.Request:
-                return httpx.Request(
-                    "POST",
-                    token_url,
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": self.secret("CLIENT_ID"),
-                        "client_secret": self.secret("CLIENT_SECRET"),
-                        "scope": SCOPE,
-                    },
-                )
-
-            self._auths[tenant] = TokenAuth(token_request, label=f"Microsoft sign-in for tenant {tenant}")
+            self._auths[tenant] = client_credentials(
+                f"{self.config.token_url_base}/{tenant}/oauth2/v2.0/token",
+                {
+                    "client_id": self.secret("CLIENT_ID"),
+                    "client_secret": self.secret("CLIENT_SECRET"),
+                    "scope": SCOPE,
+                },
+                label=f"Microsoft sign-in for tenant {tenant}",
+            )
         return self._auths[tenant]
 
     def auth(self) -> httpx.Auth:

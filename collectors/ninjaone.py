@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from collectors.base import Source, Stream
-from collectors.http import Api, TokenAuth
+from collectors.http import Api, client_credentials
 from collectors.paging import Keyset
 from collectors.records import Entity, Org, Record
 from collectors.registry import register
@@ -72,21 +72,15 @@ class NinjaOne(Source):
     requests_per_minute = 300
 
     def auth(self) -> httpx.Auth:
-        token_url = f"{self.config.token_url_base}/ws/oauth/token"
-
-        def token_request() -> httpx.Request:
-            return httpx.Request(
-                "POST",
-                token_url,
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": self.secret("CLIENT_ID"),
-                    "client_secret": self.secret("CLIENT_SECRET"),
-                    "scope": SCOPE,
-                },
-            )
-
-        return TokenAuth(token_request, label="NinjaOne token endpoint")
+        return client_credentials(
+            f"{self.config.token_url_base}/ws/oauth/token",
+            {
+                "client_id": self.secret("CLIENT_ID"),
+                "client_secret": self.secret("CLIENT_SECRET"),
+                "scope": SCOPE,
+            },
+            label="NinjaOne token endpoint",
+        )
 
     def orgs(self, api: Api) -> Iterator[Org]:
         for raw in api.pages("/v2/organizations", Keyset(500)):

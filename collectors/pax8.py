@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from collectors.base import Source, Stream
-from collectors.http import Api, TokenAuth
+from collectors.http import Api, client_credentials
 from collectors.paging import PageNumber
 from collectors.records import Count, Org, Record
 from collectors.registry import register
@@ -100,21 +100,16 @@ class Pax8(Source):
     requests_per_minute = 300
 
     def auth(self) -> httpx.Auth:
-        token_url = f"{self.config.token_url_base}/v1/token"
-
-        def token_request() -> httpx.Request:
-            return httpx.Request(
-                "POST",
-                token_url,
-                json={
-                    "client_id": self.secret("CLIENT_ID"),
-                    "client_secret": self.secret("CLIENT_SECRET"),
-                    "audience": self.config.audience or DEFAULT_AUDIENCE,
-                    "grant_type": "client_credentials",
-                },
-            )
-
-        return TokenAuth(token_request, label="Pax8 token endpoint")
+        return client_credentials(
+            f"{self.config.token_url_base}/v1/token",
+            {
+                "client_id": self.secret("CLIENT_ID"),
+                "client_secret": self.secret("CLIENT_SECRET"),
+                "audience": self.config.audience or DEFAULT_AUDIENCE,
+            },
+            label="Pax8 token endpoint",
+            as_json=True,
+        )
 
     def orgs(self, api: Api) -> Iterator[Org]:
         for raw in api.pages("/v1/companies", PageNumber("content", size=PAGE_SIZE)):
