@@ -13,6 +13,7 @@ from accounting.base import (
     cents_from,
     decimal_amount,
     exact_json,
+    first_ours,
     parse_json,
 )
 from accounting.http import VendorHttp, vendor_message
@@ -87,24 +88,36 @@ class Sage(Writer):
             "GET",
             f"{self.api}/sales_invoices",
             describe=f"the lookup of {document.reference}",
-            params={"search": document.reference, "attributes": "reference,invoice_number,total_amount"},
+            params={
+                "search": document.reference,
+                "attributes": "reference,invoice_number,contact,net_amount,total_amount,currency",
+            },
             headers=self.headers(),
         )
         if response.status_code != 200:
             raise AccountingError(f"Sage refused the sales invoice lookup: {vendor_message(response)}")
-        for item in parse_json(response.content).get("$items") or []:
-            if item.get("reference") == document.reference:
-                return _remote(item)
-        return None
+        found = [
+            _remote(item)
+            for item in parse_json(response.content).get("$items") or []
+            if item.get("reference") == document.reference
+        ]
+        return first_ours(document, found)
 
 
 def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
     if "id" not in invoice:
         raise AccountingError(f"Sage answered without a sales invoice id: {str(invoice)[:300]}")
     total = invoice.get("total_amount")
+    net = invoice.get("net_amount")
+    contact = invoice.get("contact")
+    currency = invoice.get("currency")
     return RemoteInvoice(
         remote_id=str(invoice["id"]),
         number=invoice.get("invoice_number") or invoice.get("displayed_as"),
         total_cents=cents_from(total) if total is not None else None,
         raw=invoice,
+        customer_id=str(contact.get("id", "")) if isinstance(contact, dict) else None,
+        reference=str(invoice.get("reference") or "") if "reference" in invoice else None,
+        net_cents=cents_from(net) if net is not None else None,
+        currency=str(currency.get("id")) if isinstance(currency, dict) and currency.get("id") else None,
     )

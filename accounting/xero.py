@@ -14,6 +14,7 @@ from accounting.base import (
     cents_from,
     decimal_amount,
     exact_json,
+    first_ours,
     parse_json,
 )
 from accounting.http import VendorHttp, describe_error_body, vendor_message
@@ -112,10 +113,12 @@ class Xero(Writer):
         )
         if response.status_code != 200:
             raise AccountingError(f"Xero refused the invoice lookup: {vendor_message(response)}")
-        for invoice in parse_json(response.content).get("Invoices") or []:
-            if invoice.get("Reference") == document.reference:
-                return _remote(invoice)
-        return None
+        found = [
+            _remote(invoice)
+            for invoice in parse_json(response.content).get("Invoices") or []
+            if invoice.get("Reference") == document.reference
+        ]
+        return first_ours(document, found)
 
 
 def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
@@ -124,4 +127,8 @@ def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
         number=invoice.get("InvoiceNumber"),
         total_cents=cents_from(invoice["Total"]) if invoice.get("Total") is not None else None,
         raw=invoice,
+        customer_id=str((invoice.get("Contact") or {}).get("ContactID", "")),
+        reference=str(invoice.get("Reference") or ""),
+        net_cents=cents_from(invoice["SubTotal"]) if invoice.get("SubTotal") is not None else None,
+        currency=invoice.get("CurrencyCode"),
     )

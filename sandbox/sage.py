@@ -4,7 +4,8 @@ with the real API) and `GET /v3.1/sales_invoices?search=` to find one by referen
 `[{"$severity", "$dataCode", "$message", "$source"}]` list.
 
 Failures on demand besides `fake.faults`: `fake.fail_next_invoice(message, source)`,
-`fake.delay_after_create = 5`; over HTTP via `POST /_sandbox/sage`.
+`fake.delay_after_create = 5`, `fake.fail_after_create = 1` (create, then answer 500); over HTTP via
+`POST /_sandbox/sage`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SageFake(Fake):
         self.business_id = business_id
         self.invoices: list[dict[str, Any]] = []
         self.delay_after_create = 0.0
+        self.fail_after_create = 0
         self.created = threading.Event()
         self._next_errors: list[list[dict[str, str]]] = []
         self.route("POST", "/token", self._token)
@@ -118,6 +120,9 @@ class SageFake(Fake):
         self._check(request)
         with self.lock:
             response = self._validate_and_create(request)
+            if response.status == 201 and self.fail_after_create > 0:
+                self.fail_after_create -= 1
+                response = self._reply(500, error("Internal server error", "", "InternalError"))
         if response.status == 201 and self.delay_after_create:
             time.sleep(self.delay_after_create)
         return response
@@ -215,4 +220,6 @@ class SageFake(Fake):
             self.delay_after_create = float(payload["delay_after_create"])
         if "error" in payload:
             self.fail_next_invoice(**payload["error"])
+        if "fail_after_create" in payload:
+            self.fail_after_create = int(payload["fail_after_create"])
         return Response(204)

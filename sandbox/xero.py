@@ -4,7 +4,9 @@ bodies, the 60-calls-per-minute tenant limit (429 + Retry-After + X-Rate-Limit-P
 X-*Limit-Remaining headers.
 
 Failures on demand besides `fake.faults`: `fake.fail_next_invoice("Contact ... not found")`,
-`fake.delay_after_create = 5` (create, then answer late); over HTTP via `POST /_sandbox/xero`.
+`fake.delay_after_create = 5` (create, then answer late), `fake.fail_after_create = 1` (create, then
+answer 500), `fake.forget_keys()` (Idempotency-Keys seen so far are processed as new); over HTTP via
+`POST /_sandbox/xero`.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class XeroFake(Fake):
         self.calls_per_minute = calls_per_minute
         self.calls: deque[float] = deque()
         self.delay_after_create = 0.0
+        self.fail_after_create = 0
         self.created = threading.Event()
         self._next_errors: list[list[str]] = []
         self.route("POST", "/connect/token", self._token)
@@ -89,6 +92,11 @@ class XeroFake(Fake):
     def seed(self, contacts: dict[str, str], item_codes: list[str]) -> None:
         self.contacts.update(contacts)
         self.item_codes.update(item_codes)
+
+    def forget_keys(self) -> None:
+        """Unverified: how long Xero keeps an Idempotency-Key; after this a repeat is processed as new."""
+        with self.lock:
+            self.replies.clear()
 
     def fail_next_invoice(self, *messages: str) -> None:
         self._next_errors.append(list(messages) or ["Invoice not of valid status for creation"])
@@ -188,6 +196,10 @@ class XeroFake(Fake):
             response = self._validate_and_create(request, headers)
             if key:
                 self.replies[key] = response
+            if response.status == 200 and self.fail_after_create > 0:
+                self.fail_after_create -= 1
+                self.replies.pop(key or "", None)
+                response = self._reply(500, {"Title": "An error occurred", "Status": 500}, headers)
         if response.status == 200 and self.delay_after_create:
             time.sleep(self.delay_after_create)
         return response
@@ -308,4 +320,8 @@ class XeroFake(Fake):
             self.delay_after_create = float(payload["delay_after_create"])
         if "errors" in payload:
             self.fail_next_invoice(*payload["errors"])
+        if "fail_after_create" in payload:
+            self.fail_after_create = int(payload["fail_after_create"])
+        if payload.get("forget_keys"):
+            self.forget_keys()
         return Response(204)
