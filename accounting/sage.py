@@ -4,6 +4,7 @@ so after an unknown outcome the invoice is looked up by our `reference` before i
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from accounting.base import (
     InvoiceDocument,
@@ -55,6 +56,7 @@ class Sage(Writer):
                 "date": document.invoice_date.isoformat(),
                 "due_date": document.due_date.isoformat(),
                 "reference": document.reference,
+                "currency_id": document.currency,
                 "invoice_lines": [
                     {
                         "description": f"{line.item_code} · {line.description}",
@@ -62,13 +64,37 @@ class Sage(Writer):
                         "quantity": line.quantity,
                         "unit_price": decimal_amount(line.unit_price_cents),
                         "net_amount": decimal_amount(line.amount_cents),
+                        "unit_price_includes_tax": False,  # prices in the book are before tax
                     }
                     for line in document.lines
                 ],
             }
         }
 
+    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
+        """The Sage contact; an invoice in a currency other than the contact's is refused here."""
+        response = self.http.request(
+            "GET",
+            f"{self.api}/contacts/{quote(document.customer_id, safe='')}",
+            describe=f"the contact {document.customer_id}",
+            headers=self.headers(),
+        )
+        if response.status_code in (400, 404):
+            return None  # Sage itself answers the create with its own words for a missing contact
+        if response.status_code != 200:
+            raise AccountingError(f"Sage refused the contact lookup: {vendor_message(response)}")
+        contact: dict[str, Any] = parse_json(response.content) or {}
+        currency = (contact.get("currency") or {}).get("id")
+        if currency and currency != document.currency:
+            raise Rejected(
+                f"Sage contact {document.customer_id} ({contact.get('displayed_as', '')}) is billed in "
+                f"{currency}, but MCC invoice {document.invoice_id} for {document.customer_name} is in "
+                f"{document.currency}; nothing was sent — change the currency in mcc.toml or the contact"
+            )
+        return contact
+
     def create(self, document: InvoiceDocument) -> RemoteInvoice:
+        self.contact(document)
         response = self.http.request(
             "POST",
             f"{self.api}/sales_invoices",

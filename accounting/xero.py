@@ -5,6 +5,7 @@ outcome the invoice is first looked up by our `Reference`."""
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from accounting.base import (
     InvoiceDocument,
@@ -76,7 +77,33 @@ class Xero(Writer):
             ]
         }
 
+    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
+        """The Xero contact; an invoice in a currency other than its default currency is refused here."""
+        response = self.http.request(
+            "GET",
+            f"{self.api}/Contacts/{quote(document.customer_id, safe='')}",
+            describe=f"the contact {document.customer_id}",
+            headers=self.headers(),
+        )
+        if response.status_code in (400, 404):
+            return None  # Xero itself answers the create with its own words for a missing contact
+        if response.status_code != 200:
+            raise AccountingError(f"Xero refused the contact lookup: {vendor_message(response)}")
+        contacts = parse_json(response.content).get("Contacts") or []
+        if not contacts:
+            return None
+        contact: dict[str, Any] = contacts[0]
+        currency = contact.get("DefaultCurrency")
+        if currency and currency != document.currency:
+            raise Rejected(
+                f"Xero contact {document.customer_id} ({contact.get('Name', '')}) is billed in {currency}, but "
+                f"MCC invoice {document.invoice_id} for {document.customer_name} is in {document.currency}; "
+                "nothing was sent — change the currency in mcc.toml or the contact's default currency"
+            )
+        return contact
+
     def create(self, document: InvoiceDocument) -> RemoteInvoice:
+        self.contact(document)
         response = self.http.request(
             "PUT",
             f"{self.api}/Invoices",

@@ -56,6 +56,8 @@ class SageFake(Fake):
         self.refresh_tokens = {refresh_token}
         self.latest_refresh_token = refresh_token
         self.contacts: dict[str, str] = dict(contacts or {})
+        self.base_currency = "USD"  # the business currency (Sage: per business, set at sign-up)
+        self.currencies: dict[str, str] = {}  # contact id -> its currency, when not the business's
         self.ledger_accounts = set(ledger_accounts or [DEFAULT_LEDGER_ACCOUNT])
         self.business_id = business_id
         self.invoices: list[dict[str, Any]] = []
@@ -66,6 +68,7 @@ class SageFake(Fake):
         self.route("POST", "/token", self._token)
         self.route("POST", "/v3.1/sales_invoices", self._create)
         self.route("GET", "/v3.1/sales_invoices", self._list)
+        self.route("GET", "/v3.1/contacts/{contact}", self._contact)
         self.route("POST", "/_sandbox/sage", self._control)
 
     def seed(self, contacts: dict[str, str]) -> None:
@@ -139,6 +142,10 @@ class SageFake(Fake):
         contact = str(invoice.get("contact_id", ""))
         if contact not in self.contacts:
             return self._reply(422, error("is invalid", "contact_id"))
+        currency = str(invoice.get("currency_id") or self.base_currency)
+        if currency != self.currency_of(contact):
+            # Unverified: Sage's words for an invoice currency other than the contact's.
+            return self._reply(422, error("must match the contact's currency", "currency_id"))
         total = Decimal(0)
         lines = []
         for number, line in enumerate(invoice.get("invoice_lines") or [], start=1):
@@ -168,6 +175,7 @@ class SageFake(Fake):
             "invoice_number": invoice_number,
             "reference": invoice.get("reference"),
             "contact": {"id": contact, "displayed_as": self.contacts[contact]},
+            "currency": {"id": currency, "displayed_as": currency},
             "date": invoice.get("date"),
             "due_date": invoice.get("due_date"),
             "invoice_lines": lines,
@@ -180,6 +188,26 @@ class SageFake(Fake):
         self.invoices.append(created)
         self.created.set()
         return self._reply(201, created)
+
+    def currency_of(self, contact: str) -> str:
+        return self.currencies.get(contact, self.base_currency)
+
+    def _contact(self, request: Request) -> Response:
+        self._check(request)
+        contact = request.params["contact"]
+        if contact not in self.contacts:
+            raise HttpError(404, error("Resource not found", "contact", "RecordNotFound"))
+        currency = self.currency_of(contact)
+        return self._reply(
+            200,
+            {
+                "id": contact,
+                "displayed_as": self.contacts[contact],
+                "$path": f"/contacts/{contact}",
+                "name": self.contacts[contact],
+                "currency": {"id": currency, "displayed_as": currency, "$path": f"/currencies/{currency}"},
+            },
+        )
 
     def _list(self, request: Request) -> Response:
         self._check(request)

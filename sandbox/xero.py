@@ -74,6 +74,8 @@ class XeroFake(Fake):
         self.refresh_tokens = {refresh_token}  # Xero allows a grace period for the previous token
         self.latest_refresh_token = refresh_token
         self.contacts: dict[str, str] = dict(contacts or {})
+        self.base_currency = "USD"
+        self.currencies: dict[str, str] = {}  # ContactID -> DefaultCurrency, when one is set
         self.item_codes: set[str] = set(item_codes or [])
         self.invoices: list[dict[str, Any]] = []
         self.replies: dict[str, Response] = {}
@@ -87,6 +89,7 @@ class XeroFake(Fake):
         self.route("GET", "/connections", self._connections)
         self.route("PUT", "/api.xro/2.0/Invoices", self._create)
         self.route("GET", "/api.xro/2.0/Invoices", self._list)
+        self.route("GET", "/api.xro/2.0/Contacts/{contact}", self._contact)
         self.route("POST", "/_sandbox/xero", self._control)
 
     def seed(self, contacts: dict[str, str], item_codes: list[str]) -> None:
@@ -252,6 +255,7 @@ class XeroFake(Fake):
             return self._reply(400, validation_error(invoice, errors), headers)
         created = {
             **invoice,
+            "CurrencyCode": invoice.get("CurrencyCode") or self.base_currency,
             "InvoiceID": str(uuid.uuid4()),
             "InvoiceNumber": f"INV-{len(self.invoices) + 1:04d}",
             "Contact": {"ContactID": contact, "ContactStatus": "ACTIVE", "Name": self.contacts[contact]},
@@ -282,6 +286,22 @@ class XeroFake(Fake):
             },
             headers,
         )
+
+    def _contact(self, request: Request) -> Response:
+        headers = self._limits(request)
+        contact = request.params["contact"]
+        if contact not in self.contacts:
+            # Unverified: the body Xero sends for an unknown ContactID.
+            raise HttpError(404, {"Title": "Not Found", "Status": 404, "Detail": "Resource not found"})
+        record: dict[str, Any] = {
+            "ContactID": contact,
+            "ContactStatus": "ACTIVE",
+            "Name": self.contacts[contact],
+            "IsCustomer": True,
+        }
+        if contact in self.currencies:
+            record["DefaultCurrency"] = self.currencies[contact]
+        return self._reply(200, {"Id": str(uuid.uuid4()), "Status": "OK", "Contacts": [record]}, headers)
 
     def _list(self, request: Request) -> Response:
         headers = self._limits(request)
