@@ -203,8 +203,11 @@ def test_only_an_admin_applies(book: Engine, config: Config) -> None:
     assert _lines(book, "Acme Dental", "WS") == []
 
 
-def test_cli_previews_then_applies(book: Engine, config: Config) -> None:
+def test_cli_previews_then_applies(book: Engine, config: Config, cli_user) -> None:
     runner = CliRunner(env={"COLUMNS": "200"})
+    refused = runner.invoke(app, ["contracts", "sync", "cw", "--apply"])
+    assert refused.exit_code == 1 and "--as" in refused.output
+    cli_user("alice", "admin")
     shown = runner.invoke(app, ["contracts", "sync", "cw"])
     assert shown.exit_code == 0, shown.output
     assert "conflict with the book" in shown.output and "--apply" in shown.output

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
 from mcc.money import fmt
-from mcc.permissions import Actor
 
 if TYPE_CHECKING:
     from mcc.psa_contracts import ContractPreview
@@ -88,6 +88,7 @@ def sync_command(
     no_fetch: bool = typer.Option(
         False, "--no-fetch", help="Use the PSA's last read instead of reading it now."
     ),
+    as_user: AsUser = None,
 ) -> None:
     """Read the PSA now, show the lines it would add, change and end, and apply them with --apply."""
     from collectors.sync import sync_stream
@@ -97,6 +98,7 @@ def sync_command(
     console = Console()
     try:
         source_config = context.config.source(source)
+        actor = cli_actor(context, as_user) if apply else None
         if not no_fetch:
             for stream, spec in source_config.collector.streams.items():
                 if spec.contracts:
@@ -104,10 +106,8 @@ def sync_command(
                     if not result.ok:
                         typer.echo(f"error: {result.error}", err=True)
                         raise typer.Exit(1)
-        if apply:
-            preview = psa_contracts.apply(
-                context.engine, context.config, source, Actor.cli(), take_psa=take_psa
-            )
+        if actor is not None:
+            preview = psa_contracts.apply(context.engine, context.config, source, actor, take_psa=take_psa)
         else:
             preview = psa_contracts.preview(context.engine, context.config, source)
         show_preview(console, preview, context.config.currency)
