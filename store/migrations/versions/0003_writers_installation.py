@@ -1,7 +1,7 @@
 """installation id: one row naming this database, made when the schema is created
 
 Revision ID: writers_installation
-Revises: 0001
+Revises: psa_contract_lines
 """
 
 import uuid
@@ -14,7 +14,7 @@ from alembic import op
 import store.types
 
 revision: str = "writers_installation"
-down_revision: str | None = "0001"
+down_revision: str | None = "psa_contract_lines"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
