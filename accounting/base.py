@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from mcc.errors import AccountingError
-from mcc.money import to_decimal, to_str
+from mcc.money import round_cents, to_decimal, to_str
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class RemoteInvoice:
     reference: str | None = None
     net_cents: int | None = None
     currency: str | None = None
+    # (quantity, amount in cents) of each sales line as the vendor recorded it, in order; None if not said
+    lines: tuple[tuple[Decimal, int], ...] | None = None
 
     def describe(self, vendor: str) -> str:
         number = f" number {self.number}" if self.number else ""
@@ -130,6 +132,45 @@ def idempotency_key(
     return hashlib.sha256(material.encode()).hexdigest()[:64]
 
 
+def check_lines(document: InvoiceDocument) -> None:
+    """Before anything is sent: every line's quantity × unit price, rounded once half away from zero, is
+    its amount to the cent, and the lines add up to the total. A vendor recomputes lines (Xero resets the
+    quantity of a line whose amount does not match), so an inconsistent line must never leave MCC."""
+    wrong = []
+    for number, line in enumerate(document.lines, start=1):
+        product = round_cents(line.quantity * line.unit_price_cents)
+        if product != line.amount_cents:
+            wrong.append(
+                f"line {number} ({line.item_code}): {line.quantity} × {to_str(line.unit_price_cents)} = "
+                f"{to_str(product)}, not {to_str(line.amount_cents)}"
+            )
+    added = sum(line.amount_cents for line in document.lines)
+    if added != document.total_cents:
+        wrong.append(f"the lines add up to {to_str(added)}, not the total {to_str(document.total_cents)}")
+    if wrong:
+        raise Rejected(
+            f"MCC invoice {document.invoice_id} for {document.customer_name} was not sent: "
+            + "; ".join(wrong)
+            + " — edit the line (or rebuild the draft) and approve it again"
+        )
+
+
+def remote_differences(document: InvoiceDocument, remote: RemoteInvoice) -> list[str]:
+    """After a push: where the lines the vendor recorded differ from ours (quantity or amount)."""
+    if remote.lines is None:
+        return []
+    found = []
+    if len(remote.lines) != len(document.lines):
+        found.append(f"{len(remote.lines)} lines recorded, {len(document.lines)} sent")
+    for number, (line, (quantity, amount)) in enumerate(zip(document.lines, remote.lines, strict=False), 1):
+        if quantity != line.quantity or amount != line.amount_cents:
+            found.append(
+                f"line {number} ({line.item_code}) recorded as {quantity} for {to_str(amount)}, "
+                f"sent as {line.quantity} for {to_str(line.amount_cents)}"
+            )
+    return found
+
+
 def mismatches(document: InvoiceDocument, remote: RemoteInvoice) -> list[str]:
     """How a remote invoice differs from the document in what identifies it: customer, reference, net
     total and currency. Empty when it is ours (or the vendor did not say)."""
@@ -170,6 +211,11 @@ def first_ours(document: InvoiceDocument, candidates: list[RemoteInvoice]) -> Re
 def reference_for(invoice_id: int, key: str) -> str:
     """Short enough for every vendor's reference field (Sage: 25 characters)."""
     return f"MCC-{invoice_id}-{key[:8]}"
+
+
+def recorded_lines(rows: list[dict[str, Any]], quantity: Any, amount: Any) -> tuple[tuple[Decimal, int], ...]:
+    """(quantity, cents) per vendor line, read with the given accessors."""
+    return tuple((Decimal(str(quantity(row))), cents_from(amount(row))) for row in rows)
 
 
 def decimal_amount(cents: int) -> Decimal:

@@ -32,9 +32,11 @@ from accounting.base import (
     Rejected,
     RemoteInvoice,
     Writer,
+    check_lines,
     check_ours,
     idempotency_key,
     reference_for,
+    remote_differences,
 )
 from mcc.errors import MccError
 from mcc.money import to_str
@@ -222,7 +224,9 @@ def claim(
 def send(writer: Writer, claim: Claim) -> RemoteInvoice:
     """The vendor call: when an earlier attempt may have created the invoice, look it up by our reference
     first (whether or not the vendor replays keys: it may have forgotten ours); create (with the key) only
-    when it is not there. Whatever comes back is checked to be ours before it is recorded."""
+    when it is not there. Whatever comes back is checked to be ours before it is recorded. Nothing is sent
+    for a document whose lines do not add up."""
+    check_lines(claim.document)
     if claim.previously_sent:
         found = writer.find(claim.document)
         if found is not None:
@@ -246,7 +250,7 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
         invoice.pushed_at = now
         invoice.remote_id = remote.remote_id
         invoice.remote_number = remote.number
-        warning = total_mismatch(remote.total_cents, invoice.total_cents)
+        warning = pushed_warning(claim.document, remote, invoice.total_cents)
         invoice.last_error = warning
         time_ids = [line.time_entry_id for line in invoice.lines if line.time_entry_id is not None]
         if time_ids:
@@ -265,12 +269,24 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
                 "remote_number": remote.number,
                 "total_cents": invoice.total_cents,
                 "remote_total_cents": remote.total_cents,
+                "warning": warning,
                 "time_entries": time_ids,
             },
         )
         return PushResult(
             invoice.id, client.name, "pushed", invoice.total_cents, remote.remote_id, remote.number, warning
         )
+
+
+def pushed_warning(document: InvoiceDocument, remote: RemoteInvoice, draft_cents: int) -> str | None:
+    """What is kept (and shown) on a pushed invoice the accounting system recorded differently: its total
+    (tax added there, rounding) and any line whose quantity or amount it changed."""
+    parts = [total_mismatch(remote.total_cents, draft_cents)]
+    differences = remote_differences(document, remote)
+    if differences:
+        parts.append("the accounting system changed lines: " + "; ".join(differences))
+    text = "; ".join(part for part in parts if part)
+    return text or None
 
 
 def total_mismatch(remote_cents: int | None, draft_cents: int) -> str | None:

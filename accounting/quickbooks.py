@@ -18,6 +18,7 @@ from accounting.base import (
     exact_json,
     first_ours,
     parse_json,
+    recorded_lines,
 )
 from accounting.http import VendorHttp, vendor_message
 from mcc.errors import AccountingError
@@ -173,8 +174,12 @@ def _reference(invoice: dict[str, Any]) -> str:
     return note.split(" ", 1)[0]
 
 
+def _sales_lines(invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    return [line for line in invoice.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
+
+
 def _net_cents(invoice: dict[str, Any]) -> int | None:
-    lines = [line for line in invoice.get("Line") or [] if line.get("DetailType") == "SalesItemLineDetail"]
+    lines = _sales_lines(invoice)
     if not lines:
         return None
     return sum(cents_from(line.get("Amount", 0)) for line in lines)
@@ -191,4 +196,9 @@ def remote_invoice(invoice: dict[str, Any]) -> RemoteInvoice:
         reference=_reference(invoice),
         net_cents=_net_cents(invoice),
         currency=(invoice.get("CurrencyRef") or {}).get("value"),
+        lines=recorded_lines(
+            _sales_lines(invoice),
+            lambda line: (line.get("SalesItemLineDetail") or {}).get("Qty", 1),
+            lambda line: line.get("Amount", 0),
+        ),
     )

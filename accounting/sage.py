@@ -16,6 +16,7 @@ from accounting.base import (
     exact_json,
     first_ours,
     parse_json,
+    recorded_lines,
 )
 from accounting.http import VendorHttp, vendor_message
 from mcc.errors import AccountingError
@@ -146,4 +147,11 @@ def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
         reference=str(invoice.get("reference") or "") if "reference" in invoice else None,
         net_cents=cents_from(net) if net is not None else None,
         currency=str(currency.get("id")) if isinstance(currency, dict) and currency.get("id") else None,
+        lines=recorded_lines(
+            invoice["invoice_lines"],
+            lambda line: line.get("quantity", 1),
+            lambda line: line.get("net_amount", 0),
+        )
+        if isinstance(invoice.get("invoice_lines"), list)
+        else None,
     )

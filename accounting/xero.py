@@ -17,6 +17,7 @@ from accounting.base import (
     exact_json,
     first_ours,
     parse_json,
+    recorded_lines,
 )
 from accounting.http import VendorHttp, describe_error_body, vendor_message
 from mcc.errors import AccountingError
@@ -158,4 +159,11 @@ def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
         reference=str(invoice.get("Reference") or ""),
         net_cents=cents_from(invoice["SubTotal"]) if invoice.get("SubTotal") is not None else None,
         currency=invoice.get("CurrencyCode"),
+        lines=recorded_lines(
+            invoice["LineItems"],
+            lambda line: line.get("Quantity", 1),
+            lambda line: line.get("LineAmount", 0),
+        )
+        if isinstance(invoice.get("LineItems"), list)
+        else None,
     )

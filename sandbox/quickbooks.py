@@ -21,7 +21,7 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.server import Fake, HttpError, Request, Response
@@ -88,6 +88,7 @@ class QuickBooksFake(Fake):
         # Unverified: how long QuickBooks keeps a requestid; None here means for ever.
         self.request_id_memory: float | None = None
         self.fail_after_create = 0
+        self.sales_tax_percent = Decimal(0)  # the company's automated sales tax, added to TotalAmt
         self.delay_after_create = 0.0
         self.created = threading.Event()  # set whenever an invoice is created (tests wait on it)
         self._next_faults: list[dict[str, Any]] = []
@@ -341,6 +342,7 @@ class QuickBooksFake(Fake):
             lines.append({**line, "Id": str(number), "LineNum": number})
             total += amount
         lines.append({"DetailType": "SubTotalLineDetail", "Amount": total, "SubTotalLineDetail": {}})
+        tax = (total * self.sales_tax_percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         invoice_id = str(130 + len(self.invoices))
         invoice = {
             **body,
@@ -351,8 +353,9 @@ class QuickBooksFake(Fake):
             "Line": lines,
             "CustomerRef": {"value": customer, "name": self.customers[customer]["DisplayName"]},
             "CurrencyRef": {"value": customer_currency},
-            "TotalAmt": total,
-            "Balance": total,
+            "TxnTaxDetail": {"TotalTax": tax},
+            "TotalAmt": total + tax,
+            "Balance": total + tax,
             "MetaData": {"CreateTime": _now(), "LastUpdatedTime": _now()},
         }
         self.invoices.append(invoice)

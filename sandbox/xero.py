@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.server import Fake, HttpError, Request, Response
@@ -77,6 +77,7 @@ class XeroFake(Fake):
         self.base_currency = "USD"
         self.currencies: dict[str, str] = {}  # ContactID -> DefaultCurrency, when one is set
         self.item_codes: set[str] = set(item_codes or [])
+        self.item_tax: dict[str, Decimal] = {}  # item code -> sales tax percent its account applies
         self.invoices: list[dict[str, Any]] = []
         self.replies: dict[str, Response] = {}
         self.calls_per_minute = calls_per_minute
@@ -230,27 +231,17 @@ class XeroFake(Fake):
         if invoice.get("Type") != "ACCREC":
             errors.append("Invoice Type must be specified.")
         total = Decimal(0)
+        tax = Decimal(0)
         lines = []
+        amount_types = str(invoice.get("LineAmountTypes") or "Exclusive")  # the spec's default
         for line in invoice.get("LineItems") or []:
             code = line.get("ItemCode")
             if code and code not in self.item_codes:
                 errors.append(f"Item code '{code}' is not valid")
-            quantity = Decimal(str(line.get("Quantity", 1)))
-            unit = Decimal(str(line.get("UnitAmount", 0)))
-            amount = (quantity * unit).quantize(Decimal("0.01"))
-            if "LineAmount" in line and Decimal(str(line["LineAmount"])) != amount:
-                errors.append("The line total does not match the unit amount multiplied by the quantity.")
-            total += amount
-            lines.append(
-                {
-                    **line,
-                    "LineAmount": amount,
-                    "TaxAmount": Decimal(0),
-                    "TaxType": "NONE",
-                    "LineItemID": str(uuid.uuid4()),
-                    "ValidationErrors": [],
-                }
-            )
+            recorded, net, line_tax = self._line(line, amount_types)
+            total += net
+            tax += line_tax
+            lines.append(recorded)
         if errors:
             return self._reply(400, validation_error(invoice, errors), headers)
         created = {
@@ -264,10 +255,11 @@ class XeroFake(Fake):
             "DueDateString": f"{invoice.get('DueDate')} 00:00:00",
             "DueDate": ms_date(str(invoice.get("DueDate"))),
             "LineItems": lines,
+            "LineAmountTypes": amount_types,
             "SubTotal": total,
-            "TotalTax": Decimal(0),
-            "Total": total,
-            "AmountDue": total,
+            "TotalTax": tax,
+            "Total": total + tax,
+            "AmountDue": total + tax,
             "AmountPaid": Decimal(0),
             "HasErrors": False,
             "StatusAttributeString": "OK",
@@ -302,6 +294,42 @@ class XeroFake(Fake):
         if contact in self.currencies:
             record["DefaultCurrency"] = self.currencies[contact]
         return self._reply(200, {"Id": str(uuid.uuid4()), "Status": "OK", "Contacts": [record]}, headers)
+
+    def _line(self, line: dict[str, Any], amount_types: str) -> tuple[dict[str, Any], Decimal, Decimal]:
+        """One line as Xero records it, with its net amount and tax. As an open PSA found, a line whose
+        LineAmount is not Quantity × UnitAmount is not refused: Xero keeps the amount, resets the quantity
+        to 1 and marks it tax-exempt. An item whose account carries a sales tax (`item_tax`) gets it,
+        added to (Exclusive) or taken out of (Inclusive) the line amount."""
+        quantity = Decimal(str(line.get("Quantity", 1)))
+        unit = Decimal(str(line.get("UnitAmount", 0)))
+        amount = (quantity * unit).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        tax_type = line.get("TaxType")
+        percent = (
+            self.item_tax.get(str(line.get("ItemCode")), Decimal(0)) if tax_type != "NONE" else Decimal(0)
+        )
+        if "LineAmount" in line and Decimal(str(line["LineAmount"])) != amount:
+            amount = Decimal(str(line["LineAmount"]))
+            quantity, unit, percent, tax_type = Decimal(1), amount, Decimal(0), "NONE"
+        if amount_types == "NoTax" or not percent:
+            line_tax = Decimal(0)
+        elif amount_types == "Inclusive":
+            line_tax = (amount - amount * 100 / (100 + percent)).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
+        else:
+            line_tax = (amount * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        net = amount - line_tax if amount_types == "Inclusive" else amount
+        recorded = {
+            **line,
+            "Quantity": quantity,
+            "UnitAmount": unit,
+            "LineAmount": amount,
+            "TaxAmount": line_tax,
+            "TaxType": tax_type or ("OUTPUT" if percent else "NONE"),
+            "LineItemID": str(uuid.uuid4()),
+            "ValidationErrors": [],
+        }
+        return recorded, net, line_tax
 
     def _list(self, request: Request) -> Response:
         headers = self._limits(request)

@@ -5,14 +5,21 @@ the total the accounting system computed is compared with ours and any differenc
 from __future__ import annotations
 
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from accounting.base import DocumentLine, InvoiceDocument, RemoteInvoice
+from accounting.outbox import pushed_warning
 from mcc import invoicing
+from mcc.cli import app
 from mcc.config import Config
+from sandbox import xero as xero_fake
 from sandbox.server import Fake
-from store.db import reading
+from store.db import reading, transaction
 from store.models import Invoice, OutboxEntry
 from tests.invoicebook import ACME_TOTAL, APPROVER, BETA_TOTAL, INVOICER, PERIOD, seed
 from tests.test_accounting_writers import VENDORS, Vendor
@@ -93,3 +100,117 @@ def test_the_currency_is_sent_and_one_the_customer_is_not_billed_in_is_refused(
     again = invoicing.push(engine, config, INVOICER, period=PERIOD)
     assert [r.status for r in again] == ["pushed"]
     assert fake.totals() == {"58": ACME_TOTAL, "59": BETA_TOTAL}
+
+
+def creates(vendor: Vendor, fake) -> int:
+    return len(sent_bodies(vendor, fake))
+
+
+def test_a_line_whose_quantity_times_rate_is_not_its_amount_is_never_sent(
+    engine, vendor, fake, config
+) -> None:
+    seed(engine)
+    approve_all(engine, config)
+    with transaction(engine) as session:  # a line changed behind the service's back (or a bad import)
+        invoice = session.scalars(select(Invoice).where(Invoice.client_id == 2)).one()
+        line = invoice.lines[0]
+        line.amount_cents += 1
+        invoice.total_cents += 1
+    result = invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=2)[0]
+    assert result.status == "failed"
+    assert result.message == (
+        "MCC invoice 2 for Beta Law was not sent: line 1 (WS): 12 × 45.00 = 540.00, not 540.01 — "
+        "edit the line (or rebuild the draft) and approve it again"
+    )
+    assert creates(vendor, fake) == 0 and fake.invoices == []
+    with reading(engine) as session:
+        assert session.scalars(select(OutboxEntry.state)).all() == ["failed"]
+
+
+def test_prices_are_sent_as_tax_exclusive_explicitly(engine, vendor, fake, config) -> None:
+    seed(engine)
+    approve_all(engine, config)
+    invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=2)
+    body = sent_bodies(vendor, fake)[0]
+    if vendor.kind == "quickbooks":
+        assert body["GlobalTaxCalculation"] == "TaxExcluded"
+    elif vendor.kind == "xero":
+        assert body["Invoices"][0]["LineAmountTypes"] == "Exclusive"
+    else:
+        assert [line["unit_price_includes_tax"] for line in body["sales_invoice"]["invoice_lines"]] == [False]
+
+
+def add_tax(vendor: Vendor, fake) -> bool:
+    """Make the accounting system add 10% tax to the WS line; False where the fake cannot yet."""
+    if vendor.kind == "quickbooks":
+        fake.sales_tax_percent = Decimal(10)
+    elif vendor.kind == "xero":
+        fake.item_tax["WS"] = Decimal(10)
+    else:
+        return False
+    return True
+
+
+def test_a_total_the_accounting_system_computed_differently_is_flagged_and_shown(
+    engine, vendor, fake, config, cli_user
+) -> None:
+    if not add_tax(vendor, fake):
+        pytest.skip("the Sage fake adds tax only through mapped tax rates")
+    seed(engine)
+    approve_all(engine, config)
+    result = invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=2)[0]
+    assert result.status == "pushed"  # it exists: recorded, and flagged
+    expected = (
+        "the accounting system's total (594.00) differs from the draft's (540.00); "
+        "check tax and rounding settings there"
+    )
+    assert result.message == expected
+    with reading(engine) as session:
+        invoice = session.scalars(select(Invoice).where(Invoice.client_id == 2)).one()
+        assert (invoice.status, invoice.last_error) == ("pushed", expected)
+        invoice_id = invoice.id
+    cli_user()
+    shown = CliRunner().invoke(app, ["invoices", "show", str(invoice_id)])
+    assert shown.exit_code == 0, shown.output
+    assert f"warning: {expected}" in " ".join(shown.output.split())
+
+
+def test_a_line_the_vendor_silently_changed_is_reported() -> None:
+    """Xero keeps the amount of a line whose amount is not quantity × unit price but resets its quantity
+    to 1 and its tax to none; the comparison after the push names the line."""
+    document = InvoiceDocument(
+        invoice_id=7,
+        idempotency_key="k" * 64,
+        reference="MCC-7-kkkkkkkk",
+        customer_id="58",
+        customer_name="Acme Dental",
+        period=PERIOD,
+        invoice_date=date(2026, 3, 31),
+        due_date=date(2026, 4, 30),
+        currency="USD",
+        lines=(DocumentLine("recurring", "WS", "Managed workstation", Decimal(12), 4500, 54000),),
+        total_cents=54000,
+    )
+    recorded = RemoteInvoice("x", "INV-1", 54000, lines=((Decimal(1), 54000),))
+    assert pushed_warning(document, recorded, 54000) == (
+        "the accounting system changed lines: line 1 (WS) recorded as 1 for 540.00, sent as 12 for 540.00"
+    )
+    assert (
+        pushed_warning(document, RemoteInvoice("x", "INV-1", 54000, lines=((Decimal("12.0"), 54000),)), 54000)
+        is None
+    )
+
+
+def test_the_xero_fake_models_the_silent_quantity_reset() -> None:
+    fake = xero_fake.XeroFake(contacts={"58": "Acme Dental"}, item_codes=["WS"])
+    recorded, net, tax = fake._line(
+        {"ItemCode": "WS", "Quantity": 12, "UnitAmount": Decimal("45.00"), "LineAmount": Decimal("594.00")},
+        "Exclusive",
+    )
+    assert (recorded["Quantity"], recorded["LineAmount"], recorded["TaxType"], net, tax) == (
+        1,
+        Decimal("594.00"),
+        "NONE",
+        Decimal("594.00"),
+        0,
+    )
