@@ -62,6 +62,7 @@ class RemoteInvoice:
     currency: str | None = None
     # (quantity, amount in cents) of each sales line as the vendor recorded it, in order; None if not said
     lines: tuple[tuple[Decimal, int], ...] | None = None
+    tax_sent_cents: int = 0  # tax MCC itself put on the lines (Sage tax_amount), expected in the total
 
     def describe(self, vendor: str) -> str:
         number = f" number {self.number}" if self.number else ""

@@ -281,7 +281,13 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
 def pushed_warning(document: InvoiceDocument, remote: RemoteInvoice, draft_cents: int) -> str | None:
     """What is kept (and shown) on a pushed invoice the accounting system recorded differently: its total
     (tax added there, rounding) and any line whose quantity or amount it changed."""
-    parts = [total_mismatch(remote.total_cents, draft_cents)]
+    expected = draft_cents + remote.tax_sent_cents
+    mismatch = total_mismatch(remote.total_cents, expected)
+    if mismatch and remote.tax_sent_cents:
+        mismatch = mismatch.replace(
+            "the draft's", f"the draft's plus the {to_str(remote.tax_sent_cents)} tax sent"
+        )
+    parts = [mismatch]
     differences = remote_differences(document, remote)
     if differences:
         parts.append("the accounting system changed lines: " + "; ".join(differences))

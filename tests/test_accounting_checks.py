@@ -8,6 +8,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
+import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -17,6 +18,7 @@ from accounting.outbox import pushed_warning
 from mcc import invoicing
 from mcc.cli import app
 from mcc.config import Config
+from sandbox import sage as sage_fake
 from sandbox import xero as xero_fake
 from sandbox.server import Fake
 from store.db import reading, transaction
@@ -155,7 +157,7 @@ def test_a_total_the_accounting_system_computed_differently_is_flagged_and_shown
     engine, vendor, fake, config, cli_user
 ) -> None:
     if not add_tax(vendor, fake):
-        pytest.skip("the Sage fake adds tax only through mapped tax rates")
+        pytest.skip("Sage adds only the tax MCC sends: its totals are checked with mapped tax rates below")
     seed(engine)
     approve_all(engine, config)
     result = invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=2)[0]
@@ -214,3 +216,125 @@ def test_the_xero_fake_models_the_silent_quantity_reset() -> None:
         Decimal("594.00"),
         0,
     )
+
+
+@pytest.fixture
+def sage_with_tax(write_config, monkeypatch):
+    fake = sage_fake.SageFake(contacts={"58": "Acme Dental", "59": "Beta Law"})
+    fake.start()
+    for key, value in {
+        "CLIENT_ID": sage_fake.DEFAULT_CLIENT_ID,
+        "CLIENT_SECRET": sage_fake.DEFAULT_CLIENT_SECRET,
+        "REFRESH_TOKEN": sage_fake.DEFAULT_REFRESH_TOKEN,
+    }.items():
+        monkeypatch.setenv(f"MCC_SAGE_{key}", value)
+    monkeypatch.setenv("MCC_SECRET_KEY", "test-secret-key-for-the-vault-0123456789")
+
+    def configure(tax_rates: str) -> Config:
+        return write_config(
+            f'[accounting]\nkind = "sage"\nbase_url = "{fake.url}"\nauth_url = "{fake.url}"\n'
+            f'income_account = "{sage_fake.DEFAULT_LEDGER_ACCOUNT}"\n'
+            f"tax_rates = {{ {tax_rates} }}\n"
+        )
+
+    yield fake, configure
+    fake.stop()
+
+
+def sage_posts(fake) -> list:
+    return [r for r in fake.requests if r.method == "POST" and r.path == "/v3.1/sales_invoices"]
+
+
+def test_sage_lines_carry_the_mapped_tax_rate_and_its_amount_and_the_idempotency_key(
+    engine, sage_with_tax
+) -> None:
+    fake, configure = sage_with_tax
+    config = configure('WS = "GB_STANDARD", "*" = "GB_ZERO"')
+    seed(engine)
+    approve_all(engine, config)
+    results = invoicing.push(engine, config, INVOICER, period=PERIOD)
+    assert [(r.status, r.message) for r in results] == [("pushed", None), ("pushed", None)]
+    beta_post = next(p for p in sage_posts(fake) if json.loads(p.body)["sales_invoice"]["contact_id"] == "59")
+    lines = json.loads(beta_post.body, parse_float=Decimal)["sales_invoice"]["invoice_lines"]
+    assert [(line["tax_rate_id"], line["tax_amount"]) for line in lines] == [
+        ("GB_STANDARD", Decimal("108.00"))
+    ]
+    acme_post = next(p for p in sage_posts(fake) if json.loads(p.body)["sales_invoice"]["contact_id"] == "58")
+    acme_lines = json.loads(acme_post.body, parse_float=Decimal)["sales_invoice"]["invoice_lines"]
+    assert {line["tax_rate_id"] for line in acme_lines} == {"GB_STANDARD", "GB_ZERO"}
+    acme_tax = sum(line["tax_amount"] for line in acme_lines)
+    assert acme_tax == Decimal("7272.00")  # 20% of 32,040.00 + 4,320.00 (WS lines); 0% on the rest
+    # the vendor's total includes exactly the tax sent: no warning
+    assert fake.totals() == {"58": ACME_TOTAL + 727200, "59": BETA_TOTAL + 10800}
+    with reading(engine) as session:
+        keys = dict(session.execute(select(OutboxEntry.invoice_id, OutboxEntry.idempotency_key)).all())
+        assert {i.last_error for i in session.scalars(select(Invoice))} == {None}
+    sent_keys = {p.header("idempotency-key") for p in sage_posts(fake)}
+    assert sent_keys == {key[:32] for key in keys.values()}
+    assert all(len(k or "") == 32 and "-" not in (k or "") for k in sent_keys)
+
+
+def test_sage_refuses_a_taxed_line_without_its_tax_amount_and_an_unknown_rate_is_named(
+    engine, sage_with_tax
+) -> None:
+    fake, configure = sage_with_tax
+    body = {
+        "sales_invoice": {
+            "contact_id": "59",
+            "date": "2026-03-31",
+            "invoice_lines": [
+                {
+                    "description": "WS",
+                    "ledger_account_id": sage_fake.DEFAULT_LEDGER_ACCOUNT,
+                    "quantity": 1,
+                    "unit_price": "45.00",
+                    "tax_rate_id": "GB_STANDARD",
+                }
+            ],
+        }
+    }
+    answer = httpx.post(
+        f"{fake.url}/v3.1/sales_invoices",
+        json=body,
+        headers={"Authorization": f"Bearer {fake.issue_token()}"},
+    )
+    assert answer.status_code == 422 and answer.json()[0]["$source"] == "invoice_lines[1].tax_amount"
+    config = configure('WS = "GB_MADE_UP"')
+    seed(engine)
+    approve_all(engine, config)
+    result = invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=2)[0]
+    assert result.status == "failed"
+    assert result.message == (
+        "Sage has no tax rate 'GB_MADE_UP' ([accounting] tax_rates in mcc.toml); use an id from GET /tax_rates"
+    )
+    assert len(sage_posts(fake)) == 1 and fake.invoices == []  # only the hand-made one above
+
+
+def test_the_sage_fake_replays_an_idempotency_key_until_it_forgets_it(sage_with_tax) -> None:
+    fake, _ = sage_with_tax
+    fake.contacts["59"] = "Beta Law"
+    body = {
+        "sales_invoice": {
+            "contact_id": "59",
+            "date": "2026-03-31",
+            "invoice_lines": [
+                {
+                    "description": "WS",
+                    "ledger_account_id": sage_fake.DEFAULT_LEDGER_ACCOUNT,
+                    "quantity": 1,
+                    "unit_price": "45.00",
+                }
+            ],
+        }
+    }
+    headers = {"Authorization": f"Bearer {fake.issue_token()}", "Idempotency-Key": "a" * 32}
+
+    def post() -> httpx.Response:
+        return httpx.post(f"{fake.url}/v3.1/sales_invoices", json=body, headers=headers)
+
+    first, second = post(), post()
+    assert first.json()["id"] == second.json()["id"] and len(fake.invoices) == 1
+    fake.forget_keys()
+    assert post().status_code == 201 and len(fake.invoices) == 2
+    headers["Idempotency-Key"] = "a" * 8 + "-" + "a" * 23
+    assert post().status_code == 422 and len(fake.invoices) == 2
