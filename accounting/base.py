@@ -111,6 +111,11 @@ class Writer:
         """The invoice already made for this document (by reference), if the vendor lets us look."""
         return None
 
+    def customer_name(self, customer_id: str) -> str | None:
+        """The name of this customer in the accounting system, or None when it has no such customer
+        (`mcc sources test` checks every client's accounting id with it)."""
+        raise NotImplementedError(f"{self.title} has no customers to look up")
+
     def close(self) -> None:
         pass
 

@@ -78,12 +78,19 @@ class QuickBooks(Writer):
         rows: list[dict[str, Any]] = body.get("QueryResponse", {}).get(entity, [])  # no rows: key absent
         return rows
 
+    def lookup_customer(self, customer_id: str) -> dict[str, Any] | None:
+        rows = self.query(f"SELECT * FROM Customer WHERE Id = '{_quoted(customer_id)}'", "Customer")  # noqa: S608 - quoted
+        return rows[0] if rows else None
+
+    def customer_name(self, customer_id: str) -> str | None:
+        customer = self.lookup_customer(customer_id)
+        return None if customer is None else str(customer.get("DisplayName") or customer_id)
+
     def customer(self, document: InvoiceDocument) -> dict[str, Any] | None:
         """The QuickBooks customer the invoice is for; its currency must be the invoice's."""
-        rows = self.query(f"SELECT * FROM Customer WHERE Id = '{_quoted(document.customer_id)}'", "Customer")  # noqa: S608 - quoted
-        if not rows:
+        customer = self.lookup_customer(document.customer_id)
+        if customer is None:
             return None  # QuickBooks itself answers the create with its own words for a missing customer
-        customer = rows[0]
         currency = (customer.get("CurrencyRef") or {}).get("value")
         if currency and currency != document.currency:
             raise Rejected(

@@ -122,19 +122,29 @@ class Sage(Writer):
             }
         }
 
-    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
-        """The Sage contact; an invoice in a currency other than the contact's is refused here."""
+    def lookup_contact(self, contact_id: str) -> dict[str, Any] | None:
         response = self.http.request(
             "GET",
-            f"{self.api}/contacts/{quote(document.customer_id, safe='')}",
-            describe=f"the contact {document.customer_id}",
+            f"{self.api}/contacts/{quote(contact_id, safe='')}",
+            describe=f"the contact {contact_id}",
             headers=self.headers(),
         )
         if response.status_code in (400, 404):
-            return None  # Sage itself answers the create with its own words for a missing contact
+            return None
         if response.status_code != 200:
             raise AccountingError(f"Sage refused the contact lookup: {vendor_message(response)}")
-        contact: dict[str, Any] = parse_json(response.content) or {}
+        contact = parse_json(response.content)
+        return contact if isinstance(contact, dict) else None
+
+    def customer_name(self, customer_id: str) -> str | None:
+        contact = self.lookup_contact(customer_id)
+        return None if contact is None else str(contact.get("displayed_as") or customer_id)
+
+    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
+        """The Sage contact; an invoice in a currency other than the contact's is refused here."""
+        contact = self.lookup_contact(document.customer_id)
+        if contact is None:
+            return None  # Sage itself answers the create with its own words for a missing contact
         currency = (contact.get("currency") or {}).get("id")
         if currency and currency != document.currency:
             raise Rejected(

@@ -78,22 +78,29 @@ class Xero(Writer):
             ]
         }
 
-    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
-        """The Xero contact; an invoice in a currency other than its default currency is refused here."""
+    def lookup_contact(self, contact_id: str) -> dict[str, Any] | None:
         response = self.http.request(
             "GET",
-            f"{self.api}/Contacts/{quote(document.customer_id, safe='')}",
-            describe=f"the contact {document.customer_id}",
+            f"{self.api}/Contacts/{quote(contact_id, safe='')}",
+            describe=f"the contact {contact_id}",
             headers=self.headers(),
         )
         if response.status_code in (400, 404):
-            return None  # Xero itself answers the create with its own words for a missing contact
+            return None
         if response.status_code != 200:
             raise AccountingError(f"Xero refused the contact lookup: {vendor_message(response)}")
         contacts = parse_json(response.content).get("Contacts") or []
-        if not contacts:
-            return None
-        contact: dict[str, Any] = contacts[0]
+        return contacts[0] if contacts else None
+
+    def customer_name(self, customer_id: str) -> str | None:
+        contact = self.lookup_contact(customer_id)
+        return None if contact is None else str(contact.get("Name") or customer_id)
+
+    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
+        """The Xero contact; an invoice in a currency other than its default currency is refused here."""
+        contact = self.lookup_contact(document.customer_id)
+        if contact is None:
+            return None  # Xero itself answers the create with its own words for a missing contact
         currency = contact.get("DefaultCurrency")
         if currency and currency != document.currency:
             raise Rejected(
