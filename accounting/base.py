@@ -100,8 +100,8 @@ class Writer:
 
     kind: ClassVar[str]
     title: ClassVar[str]
-    # True when a repeated request with the same key returns the original invoice (QBO requestid);
-    # otherwise the outbox looks the invoice up by reference before sending again.
+    # True when a repeated request with the same key returns the original invoice (QBO requestid). Either
+    # way the outbox looks the invoice up by reference before sending again: vendors forget keys.
     replays_by_key: ClassVar[bool] = False
 
     def create(self, document: InvoiceDocument) -> RemoteInvoice:

@@ -5,7 +5,7 @@ the total the accounting system computed is compared with ours and any differenc
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -338,3 +338,28 @@ def test_the_sage_fake_replays_an_idempotency_key_until_it_forgets_it(sage_with_
     assert post().status_code == 201 and len(fake.invoices) == 2
     headers["Idempotency-Key"] = "a" * 8 + "-" + "a" * 23
     assert post().status_code == 422 and len(fake.invoices) == 2
+
+
+def test_the_invoices_page_shows_a_pushed_invoices_difference_as_a_warning(
+    engine, write_config, monkeypatch, tmp_path
+) -> None:
+    from tests.app_support import prepare, signed_in
+    from tests.app_world import SOURCES_TOML, seed_world
+
+    config = write_config(SOURCES_TOML + f'\n[accounting]\nkind = "file"\npath = "{tmp_path / "exports"}"\n')
+    seed_world(engine, config)
+    prepare(engine, monkeypatch)
+    current = datetime.now(UTC).strftime("%Y-%m")  # the page opens on the current period (UTC)
+    drafts = invoicing.build_drafts(engine, config, APPROVER, current)
+    invoice_id = drafts[0].id
+    warning = "the accounting system's total (594.00) differs from the draft's (540.00); check tax and rounding settings there"
+    with transaction(engine) as session:  # as record_success leaves an invoice whose total was changed there
+        invoice = session.get_one(Invoice, invoice_id)
+        invoice.status, invoice.remote_id, invoice.last_error = "pushed", "130", warning
+    at = signed_in("invoicer", "pages/invoices.py")
+    at.selectbox(key="invoice_pick").set_value(invoice_id).run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "differs" in w.value] == [
+        f"Pushed, but the accounting system differs: {warning}"
+    ]
+    assert not [e.value for e in at.error if "differs" in e.value]
