@@ -332,6 +332,23 @@ class User(Base):
         return [r for r in self.roles.split(",") if r]
 
 
+class UserSession(Base):
+    """One signed-in browser session. The sign-in cookie carries its random id (only a hash is stored);
+    signing out, or a password change, disable or lockout of the user, ends it for good."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="sha256 of the cookie's session id"
+    )
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[created_now]
+    expires_at: Mapped[utc_datetime]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class Decision(Base):
     """A person's decision on one gap (append-only): bump, back_bill, write_off, exclude, defer."""
 
