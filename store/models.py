@@ -416,6 +416,9 @@ class Invoice(Base):
     remote_number: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    basis: Mapped[dict[str, Any] | None] = mapped_column(
+        "basis_json", comment="the decisions and time entries (with their state) the lines were built from"
+    )
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"

@@ -1,4 +1,4 @@
-"""integrity: sign-in sessions that can be ended server-side
+"""integrity: sign-in sessions that can be ended server-side; what each draft was built from
 
 Revision ID: integrity_sessions
 Revises: 0001
@@ -35,9 +35,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_sessions_username"), ["username"], unique=False)
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "basis_json",
+                sa.JSON(),
+                nullable=True,
+                comment="the decisions and time entries (with their state) the lines were built from",
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.drop_column("basis_json")
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_username"))
 
