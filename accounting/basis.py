@@ -37,17 +37,21 @@ def time_entry_state(entry: TimeEntry) -> str:
 
 
 def draft_basis(
-    session: Session, client_id: int, period: str, time_entry_ids: Iterable[int]
+    session: Session,
+    client_id: int,
+    period: str,
+    time_entry_ids: Iterable[int],
+    carried: Iterable[int] = (),
 ) -> dict[str, Any]:
-    decisions = session.scalars(
-        select(Decision.id)
-        .where(Decision.client_id == client_id, Decision.period == period)
-        .order_by(Decision.id)
-    ).all()
+    """Every decision of the client and period, those carried in from earlier months, and the state
+    of each time entry on the draft."""
+    decisions = set(
+        session.scalars(select(Decision.id).where(Decision.client_id == client_id, Decision.period == period))
+    )
     ids = sorted(set(time_entry_ids))
     entries = session.scalars(select(TimeEntry).where(TimeEntry.id.in_(ids))).all() if ids else []
     return {
-        "decisions": list(decisions),
+        "decisions": sorted(decisions | set(carried)),
         "time_entries": {str(entry.id): time_entry_state(entry) for entry in entries},
     }
 

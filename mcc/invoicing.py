@@ -129,7 +129,11 @@ def build_drafts(
             plan = plan_draft(session, client, period, draft_id=draft.id if draft else None)
             blocked = "; ".join(plan.blocked) or None
             basis = draft_basis(
-                session, client.id, period, [line.time_entry_id for line in plan.lines if line.time_entry_id]
+                session,
+                client.id,
+                period,
+                [line.time_entry_id for line in plan.lines if line.time_entry_id],
+                carried=[line.decision_id for line in plan.lines if line.decision_id],
             )
             if not plan.lines:
                 if draft is not None:

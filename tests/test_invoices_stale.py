@@ -127,7 +127,7 @@ def test_a_pushed_invoice_is_never_changed_by_later_decisions(engine: Engine, fi
     [pushed] = invoicing.push(engine, file_config, INVOICER, period=PERIOD, client_id=book.acme)
     assert pushed.ok
     before = invoicing.get_invoice(engine, draft.id)
-    _decide_back_bill(engine, book, 7000)
+    late = _decide_back_bill(engine, book, 7000)
     [again] = invoicing.build_drafts(engine, file_config, APPROVER, PERIOD, book.acme)
     after = invoicing.get_invoice(engine, draft.id)
     assert again.id == draft.id and after.status == "pushed"
@@ -137,6 +137,15 @@ def test_a_pushed_invoice_is_never_changed_by_later_decisions(engine: Engine, fi
         len(before.lines),
     )
     assert _stale(engine, draft.id) is None  # settled: nothing to rebuild
+    # the late back-bill goes on the next invoice, once
+    [april] = invoicing.build_drafts(engine, file_config, APPROVER, "2026-04", book.acme)
+    carried = [line for line in april.lines if line.decision_id == late]
+    assert [(line.kind, line.amount_cents) for line in carried] == [("back_bill", 7000)]
+    assert "decided after the Mar 2026 invoice" in carried[0].description
+    [may] = invoicing.build_drafts(engine, file_config, APPROVER, "2026-05", book.acme)
+    assert late not in [line.decision_id for line in may.lines]  # already on April's draft
+    [rebuilt] = invoicing.build_drafts(engine, file_config, APPROVER, "2026-04", book.acme)
+    assert [line.decision_id for line in rebuilt.lines].count(late) == 1
 
 
 def test_invoices_list_on_the_cli_marks_a_stale_draft(context, write_config, cli_user) -> None:
