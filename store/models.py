@@ -361,6 +361,23 @@ class User(Base):
         return [r for r in self.roles.split(",") if r]
 
 
+class UserSession(Base):
+    """One signed-in browser session. The sign-in cookie carries its random id (only a hash is stored);
+    signing out, or a password change, disable or lockout of the user, ends it for good."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="sha256 of the cookie's session id"
+    )
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[created_now]
+    expires_at: Mapped[utc_datetime]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class Decision(Base):
     """A person's decision on one gap (append-only): bump, back_bill, write_off, exclude, defer."""
 
@@ -428,6 +445,9 @@ class Invoice(Base):
     remote_number: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    basis: Mapped[dict[str, Any] | None] = mapped_column(
+        "basis_json", comment="the decisions and time entries (with their state) the lines were built from"
+    )
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
