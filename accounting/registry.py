@@ -114,5 +114,6 @@ def writer_for(
             accounting.base_url or Sage.default_base_url,
             accounting.business_id,
             accounting.income_account,
+            accounting.tax_rates,
         )
     raise ConfigError(f"unknown accounting kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -109,7 +109,7 @@ if pushable.height and st.button(
             text = f"#{result.invoice_id} {result.client}: {result.status.replace('_', ' ')}"
             if result.remote_number:
                 text += f" as {result.remote_number}"
-            status.write(text + (f" — {result.message}" if result.message and not result.ok else ""))
+            status.write(text + (f" — {result.message}" if result.message else ""))
 
         results = actions.push_invoices(pushable["id"].to_list(), progress=report)
         status.update(label="Push finished" if results is not None else "Push refused", state="complete")
@@ -130,7 +130,9 @@ st.markdown(
     f"### {labels[chosen].split(' · ')[1]} — {invoice.period} &nbsp; {common.pill(invoice.status, STATUS_KIND.get(invoice.status, 'info'))}",
     unsafe_allow_html=True,
 )
-if invoice.last_error:
+if invoice.last_error and invoice.status == "pushed":
+    st.warning(f"Pushed, but the accounting system differs: {invoice.last_error}", icon=":material/warning:")
+elif invoice.last_error:
     st.error(f"Last push failed: {invoice.last_error}", icon=":material/error:")
 if invoice.blocked_reason:
     st.warning(f"Blocked: {invoice.blocked_reason}", icon=":material/block:")

@@ -410,11 +410,34 @@ def _check_metric(config: Config, source: str, metric: str, where: Where) -> Non
         raise where.error("metric", f"{source!r} does not report {metric!r} (it reports {', '.join(known)})")
 
 
+_ACCOUNTING_ID_FORMATS = {
+    # Xero ContactID: a UUID (the Accounting API spec's `format: uuid`).
+    "xero": (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "a Xero ContactID (a UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)",
+    ),
+    # QuickBooks Online Customer Id: a number.
+    "quickbooks": (re.compile(r"[1-9][0-9]*"), "a QuickBooks customer Id (a number such as 58)"),
+}
+
+
+def accounting_id_problem(kind: str, accounting_id: str) -> str | None:
+    """Why this client's accounting id cannot name a customer in the configured accounting system."""
+    rule = _ACCOUNTING_ID_FORMATS.get(kind)
+    if rule is None or rule[0].fullmatch(accounting_id):
+        return None
+    return f"{accounting_id!r} is not {rule[1]}, as [accounting] kind = {kind!r} needs"
+
+
 def _read_client(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
     entry = _Entry(where, data, ("name", "accounting_id", "orgs"))
     name = entry.text("name")
     assert name is not None
     accounting_id = entry.text("accounting_id", required=False, limit=100)
+    if accounting_id is not None:
+        problem = accounting_id_problem(config.accounting.kind, accounting_id)
+        if problem:
+            raise where.error("accounting_id", problem)
     orgs: list[tuple[str, str]] = []
     raw_orgs = data.get("orgs", {})
     if not isinstance(raw_orgs, dict):

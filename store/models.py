@@ -496,6 +496,16 @@ class OutboxEntry(Base):
     updated_at: Mapped[created_now]
 
 
+class Installation(Base):
+    """This database's identity: one row, made when the schema is created and never changed. Every
+    idempotency key sent to an accounting system includes it, so two databases never share a key."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, comment="32 hex characters")
+    created_at: Mapped[created_now]
+
+
 class VaultEntry(Base):
     """Encrypted secrets that must survive restarts (a rotated accounting refresh token)."""
 

@@ -83,7 +83,8 @@ def show(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
         )
     console.print(table)
     console.print(f"total {fmt(invoice.total_cents, invoice.currency)}")
-    for label, value in (("blocked", invoice.blocked_reason), ("error", invoice.last_error)):
+    problem = "warning" if invoice.status == "pushed" else "error"  # a pushed invoice keeps what differed
+    for label, value in (("blocked", invoice.blocked_reason), (problem, invoice.last_error)):
         if value:
             console.print(f"{label}: {value}")
 
