@@ -1,7 +1,7 @@
 """integrity: sign-in sessions that can be ended server-side; what each draft was built from
 
 Revision ID: integrity_sessions
-Revises: 0001
+Revises: writers_installation
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import store.types
 
 
 revision: str = "integrity_sessions"
-down_revision: str | None = "0001"
+down_revision: str | None = "writers_installation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
