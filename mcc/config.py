@@ -101,7 +101,7 @@ class AccountingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["quickbooks", "xero", "sage", "file"] = "file"
+    kind: Literal["quickbooks", "xero", "sage", "file", "qbd"] = "file"
     base_url: str | None = None
     auth_url: str | None = None
     realm_id: str | None = None
@@ -111,6 +111,10 @@ class AccountingConfig(BaseModel):
     format: Literal["iif", "csv"] = "csv"
     income_account: str | None = None  # xero AccountCode / sage ledger account used when an item has none
     due_days: int = 30
+    company_file: str | None = None  # qbd: the .qbw the Web Connector opens (empty: the one already open)
+    file_id: str | None = (
+        None  # qbd: the company's FileID GUID in the .qwc (default derived from company_file)
+    )
 
 
 class Config(BaseModel):
