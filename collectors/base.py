@@ -27,6 +27,7 @@ class Stream:
     default_schedule: str
     metrics: tuple[str, ...] = ()
     time_entries: bool = False
+    contracts: bool = False  # PSA agreements: read for `mcc contracts sync`, never counted
 
 
 class Source:

@@ -129,12 +129,13 @@ class NextLink:
 class PageNumber:
     """Numbered pages (Pax8: 0-based `page` + `size`, `page.totalPages` in the body).
 
-    Page: `{"content": [...], "page": {"size": 200, "totalElements": 412, "totalPages": 3, "number": 0}}`.
+    Page: `{"content": [...], "page": {"size": 200, "totalElements": 412, "totalPages": 3, "number": 0}}`,
+    or a bare array with `items_key=None` (ConnectWise: 1-based `page` + `pageSize`, stops on a short page).
     """
 
     def __init__(
         self,
-        items_key: str,
+        items_key: str | None,
         *,
         size: int = 200,
         page_param: str = "page",

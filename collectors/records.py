@@ -95,7 +95,29 @@ class TimeEntry:
     vendor_invoiced: bool = False
 
 
-Record = Org | Count | Entity | TimeEntry
+@dataclass(frozen=True)
+class AgreementLine:
+    """A recurring line of a client's agreement in a PSA: what the client is contracted for.
+
+    `product` is the PSA's product identifier; `billed` is False for lines the PSA marks as not billed
+    to the customer (kept so a preview can say why they were left out). Money is exact: Decimal here,
+    cents once it reaches the book.
+    """
+
+    external_id: str
+    org: str
+    product: str
+    quantity: Decimal
+    unit_price: Decimal
+    unit_cost: Decimal | None
+    start: date | None
+    end: date | None
+    billed: bool = True
+    description: str = ""
+    agreement: str = ""
+
+
+Record = Org | Count | Entity | TimeEntry | AgreementLine
 
 
 @dataclass
@@ -106,6 +128,7 @@ class Batch:
     counts: list[Count] = field(default_factory=list)
     entities: dict[tuple[str, str], Entity] = field(default_factory=dict)
     time_entries: dict[str, TimeEntry] = field(default_factory=dict)
+    agreement_lines: dict[str, AgreementLine] = field(default_factory=dict)
 
     def add(self, record: Record) -> None:
         if isinstance(record, Org):
@@ -116,9 +139,17 @@ class Batch:
             self.entities[(record.metric, record.external_id)] = record
         elif isinstance(record, TimeEntry):
             self.time_entries[record.external_id] = record
+        elif isinstance(record, AgreementLine):
+            self.agreement_lines[record.external_id] = record
         else:  # pragma: no cover - a collector bug, not bad vendor data
             raise TypeError(f"not a record: {record!r}")
 
     @property
     def size(self) -> int:
-        return len(self.orgs) + len(self.counts) + len(self.entities) + len(self.time_entries)
+        return (
+            len(self.orgs)
+            + len(self.counts)
+            + len(self.entities)
+            + len(self.time_entries)
+            + len(self.agreement_lines)
+        )

@@ -15,6 +15,7 @@ def register(source: type[Source]) -> type[Source]:
 def _load() -> None:
     # Importing a vendor module registers it; add new vendors here.
     from collectors import (  # noqa: F401
+        connectwise,
         datto_rmm,
         datto_saas,
         ebillity,

@@ -20,6 +20,7 @@ from mcc.errors import MccError
 from store.counts import write_batch
 from store.db import transaction
 from store.models import SyncRun
+from store.psa import replace_agreement_lines
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def sync_stream(
         at = utcnow()
         with transaction(engine) as session:
             stats = write_batch(session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id)
+            if collector.streams[stream].contracts:
+                replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
             run = session.get_one(SyncRun, run_id)
             run.status, run.finished_at = "ok", at
             run.pages, run.records, run.orgs = pages, batch.size, stats.orgs

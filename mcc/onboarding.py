@@ -348,6 +348,13 @@ GUIDES: dict[str, Guide] = {
         ),
     ),
     "huntress": Guide(hosts=("Huntress has one API host (https://api.huntress.io); no regional hosts.",)),
+    "connectwise": Guide(
+        regional=True,
+        hosts=(
+            "ConnectWise PSA API: https://api-<region>.myconnectwise.net/v4_6_release/apis/3.0, region one of",
+            "na, eu, au (cloud), or https://<your server>/v4_6_release/apis/3.0 on premises.",
+        ),
+    ),
     "sentinelone": Guide(
         regional=True,
         hosts=(

@@ -3,8 +3,6 @@ page that forgot to hide a button, or a forged session, still cannot act beyond 
 
 from __future__ import annotations
 
-import getpass
-import os
 from dataclasses import dataclass
 
 from mcc.errors import PermissionDenied
@@ -20,20 +18,13 @@ ROLE_HELP = {
 
 @dataclass(frozen=True)
 class Actor:
-    """The person behind an action: a logged-in user, or the operator at the command line."""
+    """The person behind an action: a signed-in user, or the MCC user a CLI command names with --as."""
 
     username: str
     roles: frozenset[str]
 
     def has(self, role: str) -> bool:
         return role in self.roles or "admin" in self.roles
-
-    @classmethod
-    def cli(cls, username: str | None = None) -> Actor:
-        """Whoever runs `mcc` on the server already holds the database; they act with every role,
-        under their login name (or MCC_USER) so the audit log says who it was."""
-        name = username or os.environ.get("MCC_USER") or getpass.getuser()
-        return cls(f"cli:{name}", frozenset(ROLES))
 
 
 def require(actor: Actor | None, role: str, action: str) -> Actor:

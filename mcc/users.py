@@ -128,6 +128,45 @@ def add_user(
 ) -> UserInfo:
     """Create a user (admin only); the password is hashed here and never stored or logged in clear."""
     require(actor, "admin", "add users")
+    return _create(engine, actor.username, username, name=name, password=password, roles=roles, email=email)
+
+
+def add_first_admin(
+    engine: Engine,
+    username: str,
+    *,
+    name: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    email: str = "",
+) -> UserInfo:
+    """The first user of an empty database, which no one yet exists to add: it must be an admin, and
+    the audit log records it as having added itself."""
+    check_first_user_roles(roles)
+    return _create(engine, None, username, name=name, password=password, roles=roles, email=email, first=True)
+
+
+def check_first_user_roles(roles: list[str] | tuple[str, ...]) -> None:
+    if "admin" not in check_roles(roles):
+        raise UserError("there are no users yet: the first user must be an admin (--role admin)")
+
+
+def any_users(engine: Engine) -> bool:
+    with reading(engine) as session:
+        return session.scalar(select(User.id).limit(1)) is not None
+
+
+def _create(
+    engine: Engine,
+    actor_name: str | None,
+    username: str,
+    *,
+    name: str,
+    password: str,
+    roles: list[str] | tuple[str, ...],
+    email: str,
+    first: bool = False,
+) -> UserInfo:
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise UserError(f"username {username!r}: use 2-100 lower-case letters, digits, '.', '_', '@' or '-'")
@@ -137,6 +176,8 @@ def add_user(
     check_password(password)
     password_hash = hash_password(password)
     with transaction(engine) as session:
+        if first and session.scalar(select(User.id).limit(1)) is not None:
+            raise UserError("users already exist: add more as an admin, with --as or MCC_USER")
         if session.scalar(select(User.id).where(User.username == username)) is not None:
             raise UserError(f"user {username!r} already exists")
         user = User(
@@ -148,13 +189,16 @@ def add_user(
         )
         session.add(user)
         session.flush()
+        payload: dict[str, object] = {"name": user.name, "email": user.email, "roles": list(role_tuple)}
+        if first:
+            payload["first_user"] = True
         record_event(
             session,
-            actor=actor.username,
+            actor=actor_name or username,
             action="user.add",
             entity="user",
             entity_id=username,
-            payload={"name": user.name, "email": user.email, "roles": list(role_tuple)},
+            payload=payload,
         )
         return _info(user)
 

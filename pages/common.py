@@ -38,6 +38,7 @@ CATEGORY_COLORS = {
     "backup": "#0891b2",
     "subscriptions": "#ea580c",
     "time": "#16a34a",
+    "psa": "#0f766e",
     "other": "#64748b",
 }
 CATEGORY_LABELS = {  # how owners talk about each source category
@@ -47,6 +48,7 @@ CATEGORY_LABELS = {  # how owners talk about each source category
     "backup": "Backup",
     "distributor": "Subscriptions",
     "time": "Time",
+    "psa": "Contracts (PSA)",
     "other": "Other",
 }
 STATUS_LABELS = {

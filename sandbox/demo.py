@@ -65,6 +65,7 @@ DEMO_USERS = {  # username -> (name, roles); passwords are printed when the demo
     "viewer": ("Vic Viewer", ("viewer",)),
 }
 DEMO_PASSWORD = "morton-demo-2026"
+DEMO_ADMIN = "admin"
 
 
 @dataclass
@@ -302,7 +303,27 @@ def seed(
 
     upgrade(config.database_url)
     engine = make_engine(config.database_url)
-    actor = Actor.cli("demo")
+    # The demo admin is the first user; everything the demo sets up is recorded as done by them.
+    admin = users.add_first_admin(
+        engine,
+        DEMO_ADMIN,
+        name=DEMO_USERS[DEMO_ADMIN][0],
+        password=DEMO_PASSWORD,
+        roles=DEMO_USERS[DEMO_ADMIN][1],
+        email=f"{DEMO_ADMIN}@example.com",
+    )
+    actor = admin.actor()
+    for username, (name, roles) in DEMO_USERS.items():
+        if username != DEMO_ADMIN:
+            users.add_user(
+                engine,
+                actor,
+                username,
+                name=name,
+                password=DEMO_PASSWORD,
+                roles=roles,
+                email=f"{username}@example.com",
+            )
     org_ids = {vendor.name: vendor.org_id for vendor in vendors}
     summary = import_book(
         engine, config, book_toml(world, org_ids.keys(), org_ids).encode(), actor, name="demo-book.toml"
@@ -313,16 +334,6 @@ def seed(
         if isinstance(value, int) and value
     )
     report(f"imported the demo book: {counts}")
-    for username, (name, roles) in DEMO_USERS.items():
-        users.add_user(
-            engine,
-            actor,
-            username,
-            name=name,
-            password=DEMO_PASSWORD,
-            roles=roles,
-            email=f"{username}@example.com",
-        )
     results: list[SyncResult] = []
     for vendor in vendors:
         synced = sync_source(engine, config, vendor.name, trigger="demo")

@@ -18,7 +18,7 @@ from mcc.money import MAX_AMOUNT, AmountTooLarge, parse_amount
 from store.book_toml import Locator
 
 POLICIES = ("end", "peak", "average")
-CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "other")
+CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "psa", "other")
 SECTIONS = ("products", "mappings", "clients", "contracts", "exclusions", "blocks")
 _PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%$")
 _TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")

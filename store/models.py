@@ -89,6 +89,9 @@ class Contract(Base):
     created_at: Mapped[created_now]
     created_by: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    origin: Mapped[str | None] = mapped_column(
+        String(240), comment="psa:<source>:<line id> for lines applied from a PSA; empty for the book's"
+    )
 
 
 class Exclusion(Base):
@@ -244,6 +247,32 @@ class TimeEntry(Base):
     written_off_at: Mapped[datetime | None]
     created_at: Mapped[created_now]
     created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class PsaContractLine(Base):
+    """The agreement lines a PSA listed on its last successful read, replaced as a whole each time.
+
+    Read-only state: a person applies them to `contracts` through `mcc contracts sync`; until then they
+    only feed the preview and the "PSA contracts changed" flag.
+    """
+
+    __tablename__ = "psa_contract_lines"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[intpk]
+    source: Mapped[str40]
+    external_id: Mapped[str200]
+    org_external_id: Mapped[str200]
+    product: Mapped[str200] = mapped_column(comment="the PSA's product identifier")
+    quantity: Mapped[Decimal]
+    unit_price: Mapped[Decimal]
+    unit_cost: Mapped[Decimal | None]
+    start: Mapped[date | None]
+    end: Mapped[date | None]
+    billed: Mapped[bool]
+    description: Mapped[str] = mapped_column(Text, default="")
+    agreement: Mapped[str200]
+    seen_at: Mapped[utc_datetime]
 
 
 # --- running the sources ----------------------------------------------------------------------

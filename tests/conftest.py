@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 
 from mcc.config import Config, load_config
 from mcc.context import Context
-from store.db import make_engine, normalise_url
+from store.db import make_engine, normalise_url, transaction
 from store.migrate import upgrade
+from store.models import User
 from tests.postgres import ThrowawayPostgres
 
 
@@ -52,6 +53,36 @@ def write_config(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.delenv("MCC_DATABASE_URL", raising=False)
     return write
+
+
+@pytest.fixture(autouse=True)
+def no_cli_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI writes act as MCC_USER when --as is not given; no test inherits one from the shell."""
+    monkeypatch.delenv("MCC_USER", raising=False)
+
+
+@pytest.fixture
+def cli_user(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Add an MCC user with these roles (default admin) to the test database and make CLI writes act
+    as them through MCC_USER. Returns the username."""
+
+    def add(username: str = "operator", *roles: str, use: bool = True, url: str | None = None) -> str:
+        engine = make_engine(url or database_url)
+        with transaction(engine) as session:
+            session.add(
+                User(
+                    username=username,
+                    name=username.title(),
+                    password_hash="!",  # never matches: this user only acts on the CLI
+                    roles=",".join(roles or ("admin",)),
+                )
+            )
+        engine.dispose()
+        if use:
+            monkeypatch.setenv("MCC_USER", username)
+        return username
+
+    return add
 
 
 @pytest.fixture

@@ -240,9 +240,10 @@ def test_unknown_item_code_blocks_the_push_with_a_clear_message(engine, fake, co
 
 
 def test_killed_mid_push_then_pushed_again_makes_one_invoice(
-    engine, fake, config, database_url, tmp_path: Path
+    engine, fake, config, database_url, tmp_path: Path, cli_user
 ) -> None:
     book = approved_book(engine, config)
+    cli_user("ines", "invoicer")  # MCC_USER, inherited by the subprocesses
     fake.delay_after_create = 60  # created, then the answer hangs: the push is killed before recording
     code = "import sys; from mcc.cli import app; sys.argv[0] = 'mcc'; app()"
     environment = {**os.environ, "MCC_CONFIG": str(config.path)}

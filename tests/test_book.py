@@ -54,9 +54,15 @@ def test_import_then_export_equals_the_canonical_fixture(loaded: Engine) -> None
 
 
 def test_export_import_export_is_byte_identical_through_the_cli(
-    loaded: Engine, config: Config, migrated_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    loaded: Engine,
+    config: Config,
+    migrated_template: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli_user,
 ) -> None:
     runner = CliRunner()
+    cli_user("alice")
     first = tmp_path / "first.toml"
     assert runner.invoke(app, ["config", "export", "-o", str(first)]).exit_code == 0
 
@@ -64,6 +70,7 @@ def test_export_import_export_is_byte_identical_through_the_cli(
     fresh = tmp_path / "fresh.db"
     shutil.copy(migrated_template, fresh)
     monkeypatch.setenv("MCC_DATABASE_URL", f"sqlite:///{fresh}")
+    cli_user("alice", url=f"sqlite:///{fresh}")
     result = runner.invoke(app, ["config", "import", str(first)])
     assert result.exit_code == 0, result.output
     second = runner.invoke(app, ["config", "export"])
@@ -90,16 +97,29 @@ def test_every_import_writes_one_audit_event_with_counts(loaded: Engine, config:
     assert all(value == 0 for key, value in second.items() if key not in ("file", "kind"))
 
 
-def test_cli_import_acts_as_the_cli_user(
-    engine: Engine, config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MCC_USER", "dana")
-    result = CliRunner().invoke(app, ["config", "import", str(DATA / "book.toml")])
+def test_cli_import_acts_as_the_named_user(engine: Engine, config: Config, cli_user) -> None:
+    cli_user("dana", "admin", use=False)
+    result = CliRunner().invoke(app, ["config", "import", str(DATA / "book.toml"), "--as", "Dana"])
     assert result.exit_code == 0, result.output
     assert "3 products added" in result.stdout
     with reading(engine) as session:
-        assert session.scalars(select(AuditEvent.actor)).all() == ["cli:dana"]
-        assert set(session.scalars(select(Contract.created_by))) == {"cli:dana"}
+        assert session.scalars(select(AuditEvent.actor)).all() == ["dana"]
+        assert set(session.scalars(select(Contract.created_by))) == {"dana"}
+
+
+def test_cli_import_refuses_without_a_named_admin(engine: Engine, config: Config, cli_user) -> None:
+    cli_user("vic", "approver", use=False)
+    cases = {
+        "nobody named": ([], {}, "give --as USERNAME or set MCC_USER"),
+        "unknown user": (["--as", "mallory"], {}, "no MCC user named 'mallory'"),
+        "unknown via env": ([], {"MCC_USER": "mallory"}, "no MCC user named 'mallory'"),
+        "role re-checked": (["--as", "vic"], {}, "vic may not import the billing book: the 'admin' role"),
+    }
+    for args, env, expected in cases.values():
+        result = CliRunner().invoke(app, ["config", "import", str(DATA / "book.toml"), *args], env=env)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr
+    assert snapshot(engine)["products"] == []
 
 
 def test_upsert_replaces_mappings_orgs_and_contract_lines(loaded: Engine, config: Config) -> None:

@@ -20,8 +20,9 @@ CONTRACT = '[[contracts]]\nclient = "Acme Dental"\nproduct = "WS"\nquantity = 1\
 
 
 @pytest.fixture
-def loaded(engine: Engine, write_config) -> Engine:
+def loaded(engine: Engine, write_config, cli_user) -> Engine:
     config: Config = write_config(SOURCES)
+    cli_user("alice")
     import_book(engine, config, DATA / "book.toml", ADMIN)
     return engine
 
@@ -202,8 +203,11 @@ def test_a_late_error_rolls_back_earlier_sections(loaded: Engine, tmp_path: Path
     )
 
 
-def test_unknown_source_when_none_are_configured(engine: Engine, write_config, tmp_path: Path) -> None:
+def test_unknown_source_when_none_are_configured(
+    engine: Engine, write_config, cli_user, tmp_path: Path
+) -> None:
     write_config("")
+    cli_user("alice")
     _refused(
         engine,
         tmp_path / "bad.toml",

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from mcc.cli import app
 from mcc.config import load_config
-from mcc.permissions import Actor
+from mcc.users import get_user
 from sandbox.demo import Demo, prepare, seed
 from sandbox.world import month_start
 from store.db import make_engine
@@ -93,7 +93,9 @@ def test_excluding_the_shared_mailboxes_closes_the_gap_and_a_bump_drafts_an_invo
     candidates = exclusion_candidates(engine, config, birch["client_id"], period)
     shared = candidates.filter(candidates["reason"].str.contains("shared"))["external_id"].to_list()
     assert len(shared) == 7
-    actor = Actor.cli("test")
+    approver = get_user(engine, "approver")
+    assert approver is not None
+    actor = approver.actor()
     decide(
         engine,
         actor,

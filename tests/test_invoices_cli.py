@@ -10,9 +10,10 @@ from tests.invoicebook import PERIOD, seed
 runner = CliRunner()
 
 
-def test_draft_approve_push_list(context, write_config, tmp_path) -> None:
+def test_draft_approve_push_list(context, write_config, tmp_path, cli_user) -> None:
     write_config(f'[accounting]\nkind = "file"\npath = "{tmp_path / "out"}"\nformat = "csv"\n')
     book = seed(context.engine)
+    cli_user("ines", "invoicer")
     drafted = runner.invoke(app, ["invoices", "draft", "--period", PERIOD])
     assert drafted.exit_code == 0, drafted.output
     assert "Acme Dental" in drafted.output and "$37,454.95" in drafted.output

@@ -140,8 +140,9 @@ def test_suggest_mappings_for_orgs_listed_before_the_first_sync(engine: Engine) 
     assert len(rows) == 2
 
 
-def test_orgs_cli_lists_maps_and_accepts(write_config, engine: Engine) -> None:
+def test_orgs_cli_lists_maps_and_accepts(write_config, engine: Engine, cli_user) -> None:
     write_config('[[sources]]\nname = "ninja"\nkind = "ninjaone"\n')
+    cli_user("ann", "admin")
     _seed(
         engine,
         ["Acme Dental", "Birch Legal"],

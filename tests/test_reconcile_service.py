@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, cast, select
 from typer.testing import CliRunner
 
 from mcc.cli import app
@@ -20,6 +20,7 @@ from mcc.reconciliation import entities_behind, exclusion_candidates, history, r
 from mcc.report import client_report
 from store.audit import record_event
 from store.db import transaction
+from store.models import AuditEvent, Decision
 from tests.reconcile_seed import DbBook
 
 GOLDEN = Path(__file__).parent / "golden" / "reconcile"
@@ -163,9 +164,11 @@ def test_client_report_csv_and_html(engine: Engine) -> None:
         client_report(engine, Config(), "Nobody", "2026-03")
 
 
-def test_cli_reconcile_decide_and_audit(engine: Engine, write_config) -> None:
+def test_cli_reconcile_decide_and_audit(engine: Engine, write_config, cli_user) -> None:
     write_config(SOURCES)
     book = seed(engine)
+    cli_user("alice", "approver")
+    cli_user("vic", "viewer", use=False)
     runner = CliRunner()
     result = runner.invoke(app, ["reconcile", "--period", "2026-03", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -197,6 +200,32 @@ def test_cli_reconcile_decide_and_audit(engine: Engine, write_config) -> None:
         ["decide-bulk", "defer", "--status", "over_billed", "--period", "2026-03", "--note", "check agents"],
     )
     assert bulk.exit_code == 0 and "1 gap(s) decided as defer" in bulk.stdout
+    with transaction(engine) as session:
+        authors = session.execute(
+            select(Decision.author, AuditEvent.actor).join(
+                AuditEvent,
+                (AuditEvent.entity == "decision") & (AuditEvent.entity_id == cast(Decision.id, String)),
+            )
+        )
+        assert sorted(set(authors)) == [("alice", "alice")]
+    viewer = runner.invoke(
+        app,
+        [
+            "decide",
+            "defer",
+            "--client",
+            "Acme Dental",
+            "--product",
+            "WS",
+            "--period",
+            "2026-03",
+            "--as",
+            "vic",
+        ],
+    )
+    assert (
+        viewer.exit_code == 1 and "vic may not decide gaps: the 'approver' role is required" in viewer.stderr
+    )
     bad = runner.invoke(app, ["decide", "bump", "--client", "Nobody", "--product", "WS"])
     assert bad.exit_code == 1 and "no client named 'Nobody'" in bad.output
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0

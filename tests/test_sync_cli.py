@@ -74,8 +74,9 @@ def test_sync_errors_are_one_clear_line(write_config, monkeypatch: pytest.Monkey
     assert missing.exit_code == 1 and "MCC_NINJA_CLIENT_SECRET" in missing.output
 
 
-def test_sync_queue_enqueues_a_refresh_request(write_config, engine: Engine, fake) -> None:
+def test_sync_queue_enqueues_a_refresh_request(write_config, engine: Engine, fake, cli_user) -> None:
     write_config(source_toml("ninja", fake.url))
+    cli_user("alice", "approver")
     result = runner.invoke(app, ["sync", "ninja", "--queue"])
     assert result.exit_code == 0, result.output
     assert "queued refresh request #1 for ninja" in result.output
@@ -83,9 +84,9 @@ def test_sync_queue_enqueues_a_refresh_request(write_config, engine: Engine, fak
     assert "queued refresh request #2 for every source" in everything.output
     with reading(engine) as session:
         rows = session.scalars(select(RefreshRequest).order_by(RefreshRequest.id)).all()
-        assert [(r.source, r.status, r.requested_by.startswith("cli:")) for r in rows] == [
-            ("ninja", "queued", True),
-            (None, "queued", True),
+        assert [(r.source, r.status, r.requested_by) for r in rows] == [
+            ("ninja", "queued", "alice"),
+            (None, "queued", "alice"),
         ]
     assert fake.requests == []  # nothing was read in this process
 

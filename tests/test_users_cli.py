@@ -16,8 +16,9 @@ def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
 
 
-def test_add_list_disable(write_config) -> None:
+def test_add_list_disable(write_config, cli_user) -> None:
     config = write_config()
+    cli_user("root")
     result = runner.invoke(
         app,
         [
@@ -48,8 +49,9 @@ def test_add_list_disable(write_config) -> None:
     engine.dispose()
 
 
-def test_prompted_password_must_match(write_config) -> None:
+def test_prompted_password_must_match(write_config, cli_user) -> None:
     write_config()
+    cli_user("root")
     result = runner.invoke(
         app, ["users", "add", "bob", "--name", "Bob"], input="a long enough password\nsomething else here\n"
     )
@@ -57,8 +59,9 @@ def test_prompted_password_must_match(write_config) -> None:
     assert "error: the two passwords differ" in result.output
 
 
-def test_weak_password_and_unknown_role_are_errors(write_config) -> None:
+def test_weak_password_and_unknown_role_are_errors(write_config, cli_user) -> None:
     write_config()
+    cli_user("root")
     weak = runner.invoke(app, ["users", "add", "bob", "--name", "Bob", "--password-stdin"], input="short\n")
     assert weak.exit_code == 1 and "at least 12 characters" in weak.output
     role = runner.invoke(

@@ -36,6 +36,7 @@ def _register() -> None:
     from mcc.cli import (
         audit,
         book,
+        contracts,
         db,
         demo,
         init,
@@ -55,6 +56,7 @@ def _register() -> None:
         init,
         db,
         book,
+        contracts,
         sync,
         worker,
         sources,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
 from mcc.errors import BookError
-from mcc.permissions import Actor
 
 config_app = typer.Typer(
     no_args_is_help=True, help="The billing book: products, mappings, clients, contracts."
@@ -18,13 +18,15 @@ config_app = typer.Typer(
 @config_app.command("import")
 def import_command(
     file: Path = typer.Argument(..., help="A book (.toml) or a contracts sheet (.csv)."),
+    as_user: AsUser = None,
 ) -> None:
     """Import a book (upsert of everything in it) or a contracts sheet (adds lines); all or nothing."""
     from store.book import import_file
 
     context = open_context()
+    actor = cli_actor(context, as_user)
     try:
-        summary = import_file(context.engine, context.config, file, Actor.cli())
+        summary = import_file(context.engine, context.config, file, actor)
     finally:
         context.dispose()
     typer.echo(summary.describe())

@@ -9,10 +9,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from mcc import invoicing
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
 from mcc.errors import MccError
 from mcc.money import fmt, parse_amount
-from mcc.permissions import Actor
 from store.db import reading
 from store.models import Client
 
@@ -37,11 +37,17 @@ def _client_id(engine: object, name_or_id: str | None) -> int | None:
 def draft(
     period: str = typer.Option(..., "--period", help="YYYY-MM"),
     client: str | None = typer.Option(None, "--client", help="client name or id (default: every client)"),
+    as_user: AsUser = None,
 ) -> None:
     """Build (or rebuild) draft invoices for a period from approved decisions, contracts and time."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     drafts = invoicing.build_drafts(
-        context.engine, context.config, Actor.cli(), period, _client_id(context.engine, client)
+        context.engine,
+        context.config,
+        actor,
+        period,
+        _client_id(context.engine, client),
     )
     frame = invoicing.list_invoices(context.engine, period=period)
     ids = {invoice.id for invoice in drafts}
@@ -89,9 +95,11 @@ def edit(
     unit_price: str | None = typer.Option(None, "--unit-price", help='decimal string, e.g. "45.00"'),
     description: str | None = typer.Option(None, "--description"),
     note: str | None = typer.Option(None, "--note"),
+    as_user: AsUser = None,
 ) -> None:
     """Edit one draft line (audited); an approved invoice goes back to draft."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     cents = None
     if unit_price is not None:
         try:
@@ -100,7 +108,7 @@ def edit(
             raise MccError(str(error)) from None
     invoice = invoicing.edit_line(
         context.engine,
-        Actor.cli(),
+        actor,
         line_id,
         quantity=quantity,
         unit_price_cents=cents,
@@ -113,10 +121,11 @@ def edit(
 
 
 @invoices_app.command("approve")
-def approve(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
+def approve(invoice_id: int = typer.Argument(..., metavar="ID"), as_user: AsUser = None) -> None:
     """Approve a draft; nothing is sent to the accounting system before this."""
     context = open_context()
-    invoice = invoicing.approve(context.engine, Actor.cli(), invoice_id)
+    actor = cli_actor(context, as_user)
+    invoice = invoicing.approve(context.engine, actor, invoice_id)
     typer.echo(f"invoice {invoice.id} approved: {fmt(invoice.total_cents, invoice.currency)}")
 
 
@@ -124,9 +133,11 @@ def approve(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
 def push(
     period: str | None = typer.Option(None, "--period", help="YYYY-MM"),
     client: str | None = typer.Option(None, "--client", help="client name or id"),
+    as_user: AsUser = None,
 ) -> None:
     """Push approved invoices to the accounting system, once each (safe to repeat)."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     config = context.config
     client_id = _client_id(context.engine, client)
     pending = invoicing.list_invoices(context.engine, period=period, client_id=client_id)
@@ -156,7 +167,12 @@ def push(
                 failures += 1
 
         results = invoicing.push(
-            context.engine, config, Actor.cli(), period=period, client_id=client_id, progress=report
+            context.engine,
+            config,
+            actor,
+            period=period,
+            client_id=client_id,
+            progress=report,
         )
     if not results:
         typer.echo("nothing to push: no approved invoices" + (f" for {period}" if period else ""))

@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from collectors import mapping
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
 from mcc.errors import MccError
-from mcc.permissions import Actor
 
 orgs = typer.Typer(
     no_args_is_help=True, help="Organisations seen in sources, and which client each is billed to."
@@ -87,9 +87,11 @@ def map_command(
     only_source: str | None = typer.Option(
         None, "--source", help="With --accept-suggestions: only this source."
     ),
+    as_user: AsUser = None,
 ) -> None:
     """Bill an org to a client, or accept every good suggestion at once."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     console = Console()
     if accept_suggestions:
         if source or external_id or client:
@@ -97,7 +99,11 @@ def map_command(
         if only_source is not None:
             context.config.source(only_source)
         mapped, left = mapping.accept_suggestions(
-            context.engine, Actor.cli(), context.config, min_score=min_score, source=only_source
+            context.engine,
+            actor,
+            context.config,
+            min_score=min_score,
+            source=only_source,
         )
         for org in mapped:
             console.print(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}")
@@ -106,7 +112,7 @@ def map_command(
     if not (source and external_id and client):
         raise MccError('give SOURCE EXTERNAL_ID "Client Name", or --accept-suggestions')
     client_id, _ = mapping.find_client(context.engine, client)
-    org = mapping.map_org(context.engine, Actor.cli(), source, external_id, client_id)
+    org = mapping.map_org(context.engine, actor, source, external_id, client_id)
     moved = f" (was {org.previous_client})" if org.previous_client else ""
     console.print(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}{moved}")
 

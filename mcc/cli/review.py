@@ -7,10 +7,10 @@ from datetime import date
 import typer
 from rich.console import Console
 
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
 from mcc.errors import MccError
 from mcc.money import fmt, parse_amount
-from mcc.permissions import Actor
 from mcc.review import (
     ACTIONS,
     BULK_ACTIONS,
@@ -45,16 +45,18 @@ def decide_command(
     note: str = typer.Option("", "--note", help="travels to the audit log and the invoice line"),
     entity: list[str] = typer.Option([], "--entity", help="exclude: an entity's external id (repeatable)"),
     reason: str | None = typer.Option(None, "--reason", help="exclude: why these entities are not billed"),
+    as_user: AsUser = None,
 ) -> None:
     """Decide one gap: bump the agreement, back-bill once, write off, exclude entities, or defer."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     with reading(context.engine) as session:
         found = find_client(session, client)
         client_id, client_name = found.id, found.name
     period = period or date.today().strftime("%Y-%m")
     decision = decide(
         context.engine,
-        Actor.cli(),
+        actor,
         client_id=client_id,
         product_code=product,
         period=period,
@@ -90,16 +92,18 @@ def decide_bulk_command(
     ),
     period: str | None = typer.Option(None, "--period", help="YYYY-MM (default: this month)"),
     note: str = typer.Option(..., "--note", help="recorded on every decision of the batch"),
+    as_user: AsUser = None,
 ) -> None:
     """Decide every undecided gap matching the filter; each is recorded individually under one batch id."""
     context = open_context()
+    actor = cli_actor(context, as_user)
     try:
         limit = parse_amount(max_amount, field="--max-amount") if max_amount is not None else None
     except ValueError as error:
         raise MccError(str(error)) from None
     decisions = decide_bulk(
         context.engine,
-        Actor.cli(),
+        actor,
         GapFilter(status=status, category=category, product=product, client=client, max_amount_cents=limit),
         action,
         note,
@@ -120,22 +124,26 @@ time_app = typer.Typer(
 
 @time_app.command("approve")
 def time_approve(
-    entry: list[int] = typer.Argument(..., help="time entry ids"), note: str = typer.Option("", "--note")
+    entry: list[int] = typer.Argument(..., help="time entry ids"),
+    note: str = typer.Option("", "--note"),
+    as_user: AsUser = None,
 ) -> None:
     """Approve unbilled time entries for the next invoice."""
     context = open_context()
-    Console().print(f"{approve_time(context.engine, Actor.cli(), list(entry), note)} time entries approved")
+    actor = cli_actor(context, as_user)
+    Console().print(f"{approve_time(context.engine, actor, list(entry), note)} time entries approved")
 
 
 @time_app.command("write-off")
 def time_write_off(
-    entry: list[int] = typer.Argument(..., help="time entry ids"), note: str = typer.Option("", "--note")
+    entry: list[int] = typer.Argument(..., help="time entry ids"),
+    note: str = typer.Option("", "--note"),
+    as_user: AsUser = None,
 ) -> None:
     """Write off unbilled time entries."""
     context = open_context()
-    Console().print(
-        f"{write_off_time(context.engine, Actor.cli(), list(entry), note)} time entries written off"
-    )
+    actor = cli_actor(context, as_user)
+    Console().print(f"{write_off_time(context.engine, actor, list(entry), note)} time entries written off")
 
 
 def register(app: typer.Typer) -> None:

@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from collectors import jobs, mapping
 from collectors.refresh import refresh_status, request_refresh
 from collectors.sync import SyncResult, sync_stream
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.config import Config, SourceConfig
 from mcc.context import open_context
 from mcc.errors import ConfigError
-from mcc.permissions import Actor
 from store.types import utcnow
 
 MAX_PARALLEL_SOURCES = 4
@@ -104,9 +104,10 @@ def _print_first_sync(console: Console, orgs: list[mapping.UnmappedOrg], source:
     )
 
 
-def _queue(source: str | None, wait: bool, timeout: float) -> None:
+def _queue(source: str | None, wait: bool, timeout: float, as_user: str | None) -> None:
     context = open_context()
-    request = request_refresh(context.engine, Actor.cli(), source, config=context.config)
+    actor = cli_actor(context, as_user)
+    request = request_refresh(context.engine, actor, source, config=context.config)
     console = Console()
     console.print(f"queued refresh request #{request.id} for {source or 'every source'}")
     if not wait:
@@ -138,12 +139,13 @@ def sync_command(
     ),
     wait: bool = typer.Option(False, "--wait", help="With --queue: wait for the worker to finish it."),
     timeout: float = typer.Option(600.0, "--timeout", help="With --wait: give up after this many seconds."),
+    as_user: AsUser = None,
 ) -> None:
     """Read sources now and store what they report; exits 1 if any source failed."""
     if queue:
         if stream:
             raise ConfigError("--queue refreshes whole sources; leave out --stream")
-        _queue(source, wait, timeout)
+        _queue(source, wait, timeout, as_user)
         return
     context = open_context()
     plan = _plan(context.config, source, stream)

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from mcc import users as user_service
+from mcc.cli.actor import AsUser, cli_actor
 from mcc.context import open_context
-from mcc.permissions import ROLE_HELP, Actor
+from mcc.permissions import ROLE_HELP
 
 users = typer.Typer(no_args_is_help=True, help="People who may sign in to the app, and their roles.")
 
@@ -36,15 +37,27 @@ def add_command(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from the first line of standard input."
     ),
+    as_user: AsUser = None,
 ) -> None:
-    """Add a user; prompts for the password unless --password-stdin is given."""
+    """Add a user; prompts for the password unless --password-stdin is given.
+
+    The very first user of a new database is added without --as and must be an admin."""
     roles = [part for value in role for part in value.split(",")]
     user_service.check_roles(roles)  # fail before prompting
-    password = _read_password(password_stdin)
     context = open_context()
-    info = user_service.add_user(
-        context.engine, Actor.cli(), username, name=name, email=email, password=password, roles=roles
-    )
+    first = not user_service.any_users(context.engine)
+    if first:
+        user_service.check_first_user_roles(roles)
+    actor = None if first else cli_actor(context, as_user)  # fail before prompting
+    password = _read_password(password_stdin)
+    if actor is None:
+        info = user_service.add_first_admin(
+            context.engine, username, name=name, email=email, password=password, roles=roles
+        )
+    else:
+        info = user_service.add_user(
+            context.engine, actor, username, name=name, email=email, password=password, roles=roles
+        )
     Console(stderr=True).print(f"added user {info.username} ({', '.join(info.roles)})")
 
 
@@ -61,18 +74,20 @@ def list_command() -> None:
 
 
 @users.command("disable")
-def disable_command(username: str) -> None:
+def disable_command(username: str, as_user: AsUser = None) -> None:
     """Disable a user: they can no longer sign in (existing sessions are refused on their next click)."""
     context = open_context()
-    info = user_service.set_disabled(context.engine, Actor.cli(), username, True)
+    actor = cli_actor(context, as_user)
+    info = user_service.set_disabled(context.engine, actor, username, True)
     Console(stderr=True).print(f"disabled {info.username}")
 
 
 @users.command("enable")
-def enable_command(username: str) -> None:
+def enable_command(username: str, as_user: AsUser = None) -> None:
     """Re-enable a disabled user (also clears a lockout)."""
     context = open_context()
-    info = user_service.set_disabled(context.engine, Actor.cli(), username, False)
+    actor = cli_actor(context, as_user)
+    info = user_service.set_disabled(context.engine, actor, username, False)
     Console(stderr=True).print(f"enabled {info.username}")
 
 
@@ -80,11 +95,13 @@ def enable_command(username: str) -> None:
 def roles_command(
     username: str,
     role: list[str] = typer.Option(..., "--role", "-r", help=ROLE_OPTION_HELP),
+    as_user: AsUser = None,
 ) -> None:
     """Replace a user's roles."""
     roles = [part for value in role for part in value.split(",")]
     context = open_context()
-    info = user_service.set_roles(context.engine, Actor.cli(), username, roles)
+    actor = cli_actor(context, as_user)
+    info = user_service.set_roles(context.engine, actor, username, roles)
     Console(stderr=True).print(f"{info.username}: {', '.join(info.roles)}")
 
 
@@ -92,19 +109,22 @@ def roles_command(
 def password_command(
     username: str,
     password_stdin: bool = typer.Option(False, "--password-stdin"),
+    as_user: AsUser = None,
 ) -> None:
     """Set a user's password (clears a lockout)."""
-    password = _read_password(password_stdin)
     context = open_context()
-    info = user_service.set_password(context.engine, Actor.cli(), username, password)
+    actor = cli_actor(context, as_user)  # fail before prompting
+    password = _read_password(password_stdin)
+    info = user_service.set_password(context.engine, actor, username, password)
     Console(stderr=True).print(f"password set for {info.username}")
 
 
 @users.command("unlock")
-def unlock_command(username: str) -> None:
+def unlock_command(username: str, as_user: AsUser = None) -> None:
     """Clear a lockout after too many failed sign-ins."""
     context = open_context()
-    info = user_service.unlock(context.engine, Actor.cli(), username)
+    actor = cli_actor(context, as_user)
+    info = user_service.unlock(context.engine, actor, username)
     Console(stderr=True).print(f"unlocked {info.username}")
 
 

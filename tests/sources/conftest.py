@@ -12,7 +12,7 @@ from collectors.http import HttpPolicy
 from mcc.config import Config
 from sandbox.server import Fake
 from store.db import reading
-from store.models import CountKey, MonthlyCount
+from store.models import CountKey, MonthlyCount, PsaContractLine
 from tests.sources.harness import VENDORS, Harness
 
 # Short waits so fault tests stay fast; the cap is what makes a 30 s Retry-After wait 1 s here.
@@ -30,18 +30,24 @@ class Vendor:
     name: str = "src"
 
     def counts(self) -> dict[tuple[str, str], int]:
-        """Latest month's end count per org × metric, summed over attributes."""
+        """Latest month's end count per org × metric, summed over attributes; for a PSA, the agreement
+        lines stored from its last good read per company, as (company, "contract_lines")."""
         with reading(self.engine) as session:
             rows = session.execute(
                 select(CountKey.org_external_id, CountKey.metric, MonthlyCount.qty_end, MonthlyCount.month)
                 .join(MonthlyCount, MonthlyCount.key_id == CountKey.id)
                 .where(CountKey.source == self.name)
             ).all()
+            lines = session.scalars(
+                select(PsaContractLine.org_external_id).where(PsaContractLine.source == self.name)
+            ).all()
         latest = max((row.month for row in rows), default=None)
         totals: dict[tuple[str, str], int] = {}
         for org, metric, quantity, month in rows:
             if month == latest:
                 totals[(org, metric)] = totals.get((org, metric), 0) + quantity
+        for org in lines:
+            totals[(org, "contract_lines")] = totals.get((org, "contract_lines"), 0) + 1
         return {key: value for key, value in totals.items() if value}
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.connectwise import ConnectWiseFake, addition, agreement
 from sandbox.datto_rmm import DattoRmmFake
 from sandbox.datto_saas import DattoSaasFake
 from sandbox.ebillity import EbillityFake
@@ -420,7 +421,56 @@ def _ebillity_world() -> EbillityFake:
     return EbillityFake(employees, clients, entries, auth_token="ebillity-TOKEN-8a7b6c")
 
 
+def _connectwise_world() -> ConnectWiseFake:
+    """1,500 companies (three pages of 1,000 would be too slow; pages of 1,000 still span two), one in the
+    recycle bin, and agreements whose additions span several pages."""
+    companies = [
+        {"id": 250 + n, "identifier": f"Client{n}", "name": f"Client {n}", "deletedFlag": n == 3}
+        for n in range(1500)
+    ]
+    agreements = [
+        agreement(11, companies[0], "Acme managed services"),
+        agreement(12, companies[1], "Birch managed services"),
+        agreement(13, companies[2], "Cedar internal", cycle="None"),
+        agreement(14, companies[3], "Deleted company's agreement"),
+        agreement(15, companies[1], "Birch old agreement", status="Cancelled"),
+    ]
+    additions = {
+        11: [addition(100 + n, "WS" if n % 2 else "SRV", 1, 45.0) for n in range(1300)],
+        12: [
+            addition(5000, "M365-BP", 47, 22.0, unit_cost=12.5),
+            addition(5001, "BACKUP", 10, 3.0, bill="DoNotBill"),
+        ],
+        13: [addition(6000, "WS", 5, 45.0)],
+        14: [addition(7000, "WS", 9, 45.0)],
+        15: [addition(8000, "WS", 99, 45.0)],
+    }
+    return ConnectWiseFake(
+        companies,
+        agreements,
+        additions,
+        company="msp",
+        public_key="cw-pub-1a2b",
+        private_key="cw-PRIVATE-3c4d",
+        client_id="cw-clientid-5e6f",
+    )
+
+
 VENDORS: dict[str, Harness] = {
+    "connectwise": Harness(
+        kind="connectwise",
+        make_fake=_connectwise_world,
+        env={
+            "PRIVATE_KEY": "cw-PRIVATE-3c4d",
+            "COMPANY": "msp",
+            "PUBLIC_KEY": "cw-pub-1a2b",
+            "CLIENT_ID": "cw-clientid-5e6f",
+        },
+        paged_path="/finance/agreements/11/additions",
+        # agreement lines, not counts: (company id, "contract_lines") -> lines stored from the last good read
+        expected={("250", "contract_lines"): 1300, ("251", "contract_lines"): 2},
+        secret_values=("cw-PRIVATE-3c4d",),
+    ),
     "ninjaone": Harness(
         kind="ninjaone",
         make_fake=_ninja_world,
