@@ -48,6 +48,7 @@ TARGET = "qbd"
 WAITING = "waiting for the Web Connector to poll"
 SENDING = "the Web Connector is sending it to QuickBooks Desktop"
 SESSION_IDLE = timedelta(minutes=30)  # a session silent this long is unknown (the Web Connector died)
+NOTHING_LEFT = "nothing is waiting to be sent to QuickBooks Desktop in this session"
 UNKNOWN_TICKET = "MCC does not know this Web Connector session (it ended or expired); the next scheduled run starts a new one"
 
 
@@ -257,7 +258,7 @@ class WebConnectorService:
             )
 
     def _fail_session(self, ticket: str, message: str) -> str:
-        """"" for a call that has no invoice behind it; getLastError then says why."""
+        """ "" for a call that has no invoice behind it; getLastError then says why."""
         with transaction(self.engine) as session:
             row = self._row(session, ticket)
             if row is not None:

@@ -430,10 +430,28 @@ def test_serve_and_push_explain_what_is_missing(write_config, monkeypatch) -> No
     assert result.exit_code == 1 and 'kind = "qbd"' in result.output
 
 
-def test_the_push_command_says_the_invoice_waits_for_the_web_connector(engine, config) -> None:
+def test_the_push_command_says_the_invoice_waits_for_the_web_connector(engine, config, cli_user) -> None:
+    cli_user("ines", "invoicer")
     seed(engine, acme_accounting_id=ACME_LIST_ID, beta_accounting_id="Beta Law")
     for draft in invoicing.build_drafts(engine, config, APPROVER, PERIOD):
         invoicing.approve(engine, INVOICER, draft.id)
     result = CliRunner().invoke(app, ["invoices", "push", "--period", PERIOD])
     assert result.exit_code == 0, result.output
     assert result.output.count(WAITING) == 2 and "queued" in result.output
+
+
+def test_a_session_that_lost_its_lease_sends_nothing_more(engine, config, company, url) -> None:
+    ids = queued(engine, config)
+    with transaction(engine) as session:  # only Acme waits
+        session.execute(update(Invoice).where(Invoice.id == ids["Beta Law"]).values(status="approved"))
+    slow = WebConnector(url, USERNAME, PASSWORD, company)
+    ticket, _ = slow.call("authenticate", strUserName=USERNAME, strPassword=PASSWORD)
+    assert slow.answer(ticket, slow.send(ticket)) == 50  # checked; the add is next
+    expire_leases(engine)  # the slow session stalls past its lease; another run takes the invoice over
+    fast = WebConnector(url, USERNAME, PASSWORD, company)
+    assert fast.poll().closed == "OK: 1 invoice(s) written to QuickBooks Desktop"
+    assert slow.send(ticket) == ""  # no add without a live lease
+    assert "taken over by another Web Connector session" in slow.call("getLastError", ticket=ticket)
+    assert adds(company) == 1 and invoice(engine, ids["Acme Dental"]).status == "pushed"
+    slow.close()
+    fast.close()

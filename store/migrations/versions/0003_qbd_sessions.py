@@ -1,7 +1,7 @@
 """QuickBooks Web Connector sessions
 
 Revision ID: qbd_sessions
-Revises: 0001
+Revises: psa_contract_lines
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import store.types
 
 revision: str = "qbd_sessions"
-down_revision: str | None = "0001"
+down_revision: str | None = "psa_contract_lines"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
