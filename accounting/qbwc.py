@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from accounting.base import InvoiceDocument, OutcomeUnknown, RemoteInvoice
 from accounting.outbox import LEASE, Claim, PushResult, claim, new_owner, record_failure, record_success
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 TARGET = "qbd"
 WAITING = "waiting for the Web Connector to poll"
 SENDING = "the Web Connector is sending it to QuickBooks Desktop"
+KEEP_CLOSED = timedelta(days=30)  # closed sessions are kept this long, for looking back at runs
 SESSION_IDLE = timedelta(minutes=30)  # a session silent this long is unknown (the Web Connector died)
 NOTHING_LEFT = "nothing is waiting to be sent to QuickBooks Desktop in this session"
 UNKNOWN_TICKET = "MCC does not know this Web Connector session (it ended or expired); the next scheduled run starts a new one"
@@ -113,11 +115,11 @@ class WebConnectorService:
 
     @classmethod
     def from_environment(cls, engine: Engine, config: Config) -> WebConnectorService:
-        from accounting.registry import _remember
+        from collectors.http import remember_secret
         from mcc.config import read_secrets
 
         values = read_secrets("qbd", ("USERNAME", "PASSWORD"))
-        _remember({"PASSWORD": values["PASSWORD"]})
+        remember_secret(values["PASSWORD"].get_secret_value())  # redacted from every log line
         return cls(
             engine, config, username=values["USERNAME"].get_secret_value(), password=values["PASSWORD"]
         )
@@ -140,6 +142,7 @@ class WebConnectorService:
         ticket = secrets.token_urlsafe(32)
         now = self.clock()
         with transaction(self.engine) as session:
+            session.execute(delete(QbwcSession).where(QbwcSession.closed_at < now - KEEP_CLOSED))
             row = QbwcSession(
                 ticket_hash=_hash(ticket),
                 username=username,
@@ -161,7 +164,7 @@ class WebConnectorService:
         """The next qbXML request, or "" (the Web Connector then asks getLastError and stops)."""
         job = self._job(ticket)
         if job is None:
-            return self._fail_session(ticket, UNKNOWN_TICKET)
+            return self._nothing_to_send(ticket)
         if not self._renew(job):
             self._drop(
                 job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session"
@@ -176,7 +179,7 @@ class WebConnectorService:
         """Percent done: 100 ends the session, less asks for the next request, negative means an error."""
         job = self._job(ticket)
         if job is None:
-            self._fail_session(ticket, UNKNOWN_TICKET)
+            self._nothing_to_send(ticket)
             return -1
         if hresult:
             said = f"the Web Connector reported {hresult}: {message or 'no message'}"
@@ -229,10 +232,7 @@ class WebConnectorService:
 
     # --- sessions and jobs ------------------------------------------------------------------------
 
-    def _row(self, session: object, ticket: str, *, touch: bool = True) -> QbwcSession | None:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(session, Session)
+    def _row(self, session: Session, ticket: str, *, touch: bool = True) -> QbwcSession | None:
         row = session.scalars(
             select(QbwcSession).where(QbwcSession.ticket_hash == _hash(ticket or "")).with_for_update()
         ).first()
@@ -257,8 +257,8 @@ class WebConnectorService:
                 int(row.document.get("attempt", 1)),
             )
 
-    def _fail_session(self, ticket: str, message: str) -> str:
-        """ "" for a call that has no invoice behind it; getLastError then says why."""
+    def _nothing_to_send(self, ticket: str) -> str:
+        """An empty request for a call with no invoice behind it; getLastError then says why."""
         with transaction(self.engine) as session:
             row = self._row(session, ticket)
             if row is not None:
