@@ -359,3 +359,15 @@ class WebConnector:
                 break
         run.closed = str(self.call("closeConnection", ticket=ticket))
         return run
+
+    def run_every(self, seconds: float, stop: threading.Event) -> None:
+        """Poll on a schedule until `stop` is set, as the Web Connector's Auto-Run does (the demo)."""
+        last = ""
+        while not stop.wait(seconds):
+            try:
+                self.poll()
+                last = ""
+            except (httpx.HTTPError, RuntimeError) as error:  # the service is not up yet, or restarting
+                if str(error) != last:
+                    print(f"fake Web Connector: {error}; trying again every {seconds:g} s")
+                last = str(error)
