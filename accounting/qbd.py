@@ -17,16 +17,20 @@ from xml.etree import ElementTree
 from accounting.base import DocumentLine, InvoiceDocument, Rejected, RemoteInvoice, cents_from, decimal_amount
 from mcc.errors import AccountingError
 
-QBXML_VERSION = "13.0"  # QuickBooks 2014 and later (US); InvoiceAdd has not changed shape since 7.0
+# Unverified: 13.0 is accepted by every QuickBooks Desktop still supported (2014 and later, US editions);
+# the Web Connector's sendRequestXML tells the highest version the company supports, which MCC ignores.
+QBXML_VERSION = "13.0"
 REFERENCE_LENGTH = 11  # RefNumber on Desktop invoices
 DESCRIPTION_LENGTH = 4095  # Desc on an invoice line
-NAME_LENGTH = 159  # FullName of a customer or item (with its parents)
 # A Desktop ListID: 8 hex digits, a dash, 10 digits (e.g. 80000001-1234567890).
+# Unverified: that no customer's full name looks like this (one that does is sent as a ListID).
 LIST_ID = re.compile(r"^[0-9A-F]{1,8}-[0-9]{10}$")
 
 # qbXML status codes and what a person does about them.
 STATUS_NO_MATCH = 1  # a query found nothing (not an error)
 STATUS_PARTIAL = 500  # some of the listed names were not found
+# Unverified: which codes between 3170 and 3180 QuickBooks uses (3170, 3171, 3175, 3176 and 3180 are
+# documented as "in use" / "could not save"); the whole range is treated as "nothing saved, retry".
 RETRY_CODES = {3170, 3171, 3172, 3173, 3174, 3175, 3176, 3177, 3178, 3179, 3180, 3200}
 
 

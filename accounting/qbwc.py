@@ -136,6 +136,8 @@ class WebConnectorService:
     def authenticate(self, username: str, password: str) -> list[str]:
         """[ticket, ""|company file] when there is work, [ticket, "none"] when not, ["", "nvu"] for bad
         credentials."""
+        # Only the first two entries: the optional third and fourth (postpone the next run, minimum run
+        # interval) are left to the .qwc file's schedule.
         if not (_same(username, self.username) & _same(password, self.password.get_secret_value())):
             log.warning("Web Connector login refused for user %r", username)
             return ["", "nvu"]
@@ -162,6 +164,8 @@ class WebConnectorService:
 
     def send_request_xml(self, ticket: str) -> str:
         """The next qbXML request, or "" (the Web Connector then asks getLastError and stops)."""
+        # Unverified: that the Web Connector treats "" as the end of the run (getLastError, then
+        # closeConnection) rather than retrying; the programmer's guide says so for QBWC 2.x.
         job = self._job(ticket)
         if job is None:
             return self._nothing_to_send(ticket)
