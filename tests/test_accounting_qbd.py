@@ -25,7 +25,7 @@ from mcc.cli import app
 from mcc.config import Config
 from sandbox.quickbooks_desktop import DesktopCompany, WebConnector
 from store.db import make_engine, reading, transaction
-from store.models import AuditEvent, Client, Invoice, OutboxEntry, QbwcSession, TimeEntry
+from store.models import AuditEvent, Client, Contract, Invoice, OutboxEntry, Product, QbwcSession, TimeEntry
 from store.types import utcnow
 from tests.invoicebook import ACME_TOTAL, APPROVER, BETA_TOTAL, INVOICER, PERIOD, seed
 
@@ -458,3 +458,34 @@ def test_a_session_that_lost_its_lease_sends_nothing_more(engine, config, compan
     assert adds(company) == 1 and invoice(engine, ids["Acme Dental"]).status == "pushed"
     slow.close()
     fast.close()
+
+
+def test_the_invoices_page_shows_the_wait_and_then_the_push(
+    engine, config, company, connector, monkeypatch
+) -> None:
+    from tests.app_support import prepare, signed_in
+
+    prepare(engine, monkeypatch)
+    with transaction(engine) as session:  # a plain book: one client, one contract line
+        client = Client(name="Acme Dental", accounting_id=ACME_LIST_ID)
+        product = Product(code="WS", name="Managed workstation", unit_price_cents=4500)
+        session.add_all([client, product])
+        session.flush()
+        session.add(Contract(client_id=client.id, product_id=product.id, quantity=12, start=date(2026, 1, 1)))
+    for draft in invoicing.build_drafts(engine, config, APPROVER, PERIOD):
+        invoicing.approve(engine, INVOICER, draft.id)
+    assert [r.status for r in invoicing.push(engine, config, INVOICER, period=PERIOD)] == ["queued"]
+
+    def shown() -> list[str]:
+        at = signed_in("invoicer", "pages/invoices.py")
+        at.session_state["period"] = PERIOD
+        at.run()
+        assert not at.exception, at.exception
+        table = at.dataframe[0].value
+        return [" ".join(str(value) for value in row) for row in table.itertuples(index=False)]
+
+    (waiting,) = shown()
+    assert "pushing" in waiting and WAITING in waiting
+    connector.poll()
+    (done,) = shown()
+    assert "pushed" in done and WAITING not in done and company.totals() == {"Acme Dental": 12 * 4500}
