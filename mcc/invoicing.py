@@ -384,6 +384,18 @@ def push(
             raise MccError(f"no invoice with id {', '.join(map(str, missing))}")
     if not ids:
         return []
+    if config.accounting.kind == "qbd" and writer is None:
+        from accounting.qbwc import queue
+
+        queued = []
+        for invoice_id in ids:  # the Web Connector fetches them on its next poll
+            result = queue(
+                engine, actor, invoice_id, company=company_of(config), due_days=config.accounting.due_days
+            )
+            queued.append(result)
+            if progress is not None:
+                progress(result)
+        return queued
     own_writer = writer is None
     active = writer or writer_for(config, engine)
     results = []

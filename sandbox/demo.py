@@ -28,6 +28,7 @@ from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.pax8 import Pax8Fake
 from sandbox.quickbooks import QuickBooksFake
+from sandbox.quickbooks_desktop import DesktopCompany
 from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 from sandbox.world import (
@@ -458,6 +459,25 @@ def start_quickbooks(world: World, port: int) -> tuple[QuickBooksFake, str, dict
     return fake, toml, env
 
 
+DESKTOP_USERNAME = "mcc-demo"
+
+
+def desktop_company(world: World) -> DesktopCompany:
+    """The fake QuickBooks Desktop company for `mcc demo --accounting qbd`: each demo client is a customer
+    whose full name is its accounting id, one item per product code."""
+    customers = {
+        f"{0x80000001 + index:X}-1767225600": c.accounting_id for index, c in enumerate(world.clients)
+    }
+    return DesktopCompany(customers=customers, items=[p.code for p in PRODUCTS] + ["TIME"])
+
+
+def desktop_accounting() -> tuple[str, dict[str, str]]:
+    """mcc.toml and environment for invoices written through the Web Connector (`mcc qbwc serve`)."""
+    toml = '[accounting]\nkind = "qbd"\n'
+    env = {"MCC_QBD_USERNAME": DESKTOP_USERNAME, "MCC_QBD_PASSWORD": secrets.token_urlsafe(24)}
+    return toml, env
+
+
 @dataclass
 class Demo:
     config: Config
@@ -472,7 +492,9 @@ class Demo:
         self.quickbooks.stop()
 
 
-def prepare(directory: Path, port_base: int = 8701, today: date | None = None) -> Demo:
+def prepare(
+    directory: Path, port_base: int = 8701, today: date | None = None, accounting_kind: str = "quickbooks"
+) -> Demo:
     """Start the sandbox and write a fresh demo database and mcc.toml under `directory`; the credentials
     the sandbox expects are put in this process's environment (and returned for child processes)."""
     world = generate(today or date.today())
@@ -481,6 +503,8 @@ def prepare(directory: Path, port_base: int = 8701, today: date | None = None) -
     quickbooks, accounting, accounting_env = start_quickbooks(
         world, port_base + len(vendors) if port_base else 0
     )
+    if accounting_kind == "qbd":
+        accounting, accounting_env = desktop_accounting()
     database = directory / "mcc.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)

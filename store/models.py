@@ -514,3 +514,24 @@ class VaultEntry(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     ciphertext: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[created_now]
+
+
+class QbwcSession(Base):
+    """One QuickBooks Web Connector session: its ticket (stored hashed), who logged in, and the invoice it
+    is working on between SOAP calls (`document` is what was handed out, so every call sends the same)."""
+
+    __tablename__ = "qbwc_sessions"
+
+    id: Mapped[intpk]
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(100), comment="lease owner on the outbox rows it claims")
+    created_at: Mapped[created_now]
+    updated_at: Mapped[created_now]
+    closed_at: Mapped[datetime | None]
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    step: Mapped[str | None] = mapped_column(String(20), comment="check | add, while an invoice is out")
+    document: Mapped[dict[str, Any] | None]
+    tried: Mapped[dict[str, Any]] = mapped_column(default=dict, comment="outbox ids already tried")
+    written: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
