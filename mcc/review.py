@@ -17,7 +17,7 @@ from mcc.errors import MccError
 from mcc.money import to_str
 from mcc.permissions import Actor, require
 from mcc.reconciliation import reconcile_period, resolve_period
-from reconcile.periods import period_of
+from reconcile.periods import month_end, period_of
 from store.audit import record_event
 from store.book_parse import MAX_QUANTITY
 from store.db import transaction
@@ -221,6 +221,14 @@ def _decide(
         if quantity > MAX_QUANTITY:
             raise DecisionError(f"bump quantity must be at most {MAX_QUANTITY:,}, got {quantity}")
         effective_date = effective_date or first_day
+    if action == "exclude":
+        # an exclusion applies from here on: earlier months keep their leakage (an earlier day excludes
+        # those months too, for entities that were never billable)
+        effective_date = effective_date or first_day
+        if effective_date > month_end(first_day):
+            raise DecisionError(
+                f"an exclusion decided for {period} must start by {month_end(first_day)}, got {effective_date}"
+            )
     snapshot = {k: v for k, v in gap.items() if k != "suggested_client"}
     decision = Decision(
         client_id=client.id,
