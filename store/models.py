@@ -110,6 +110,9 @@ class Exclusion(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    start: Mapped[date | None] = mapped_column(
+        comment="applies to months ending on or after it; null: every month"
+    )
 
 
 class HourBlock(Base):
