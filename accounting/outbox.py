@@ -57,7 +57,7 @@ PUSHABLE = ("approved", "failed", "pushing")
 class PushResult:
     invoice_id: int
     client: str
-    status: str  # pushed | already_pushed | in_progress | failed | not_approved
+    status: str  # pushed | already_pushed | queued | in_progress | failed | not_approved
     total_cents: int
     remote_id: str | None = None
     remote_number: str | None = None
@@ -65,7 +65,7 @@ class PushResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("pushed", "already_pushed")
+        return self.status in ("pushed", "already_pushed", "queued")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from accounting.tokens import OAuthClient, Vault
 from mcc.config import Config, read_secrets
 from mcc.errors import ConfigError
 
-KINDS = ("quickbooks", "xero", "sage", "file")
+KINDS = ("quickbooks", "xero", "sage", "file", "qbd")
 
 
 def company_of(config: Config) -> str:
@@ -24,6 +24,7 @@ def company_of(config: Config) -> str:
         "xero": accounting.tenant_id,
         "sage": accounting.business_id,
         "file": accounting.path,
+        "qbd": accounting.file_id or accounting.company_file or "qbd",  # the company file
     }.get(accounting.kind) or ""
 
 
@@ -115,5 +116,10 @@ def writer_for(
             accounting.business_id,
             accounting.income_account,
             accounting.tax_rates,
+        )
+    if kind == "qbd":
+        raise ConfigError(
+            'QuickBooks Desktop (kind = "qbd") is not pushed to: approved invoices wait for the Web Connector '
+            "to poll `mcc qbwc serve`"
         )
     raise ConfigError(f"unknown accounting kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -101,7 +101,7 @@ class AccountingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["quickbooks", "xero", "sage", "file"] = "file"
+    kind: Literal["quickbooks", "xero", "sage", "file", "qbd"] = "file"
     base_url: str | None = None
     auth_url: str | None = None
     realm_id: str | None = None
@@ -113,6 +113,10 @@ class AccountingConfig(BaseModel):
     due_days: int = 30
     # Sage: product code -> tax rate id sent on each line ("*" for every product not listed); none: no tax.
     tax_rates: dict[str, str] = Field(default_factory=dict)
+    company_file: str | None = None  # qbd: the .qbw the Web Connector opens (empty: the one already open)
+    file_id: str | None = (
+        None  # qbd: the company's FileID GUID in the .qwc (default derived from company_file)
+    )
 
 
 class Config(BaseModel):

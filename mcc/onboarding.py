@@ -380,6 +380,19 @@ GUIDES: dict[str, Guide] = {
         ),
     ),
     "huntress": Guide(hosts=("Huntress has one API host (https://api.huntress.io); no regional hosts.",)),
+    "autotask": Guide(
+        hosts=(
+            "Autotask: keep the default zone lookup host (https://webservices.autotask.net/atservicesrest);",
+            "MCC asks it for your tenant's zone (webservicesN.autotask.net) on every read.",
+        ),
+    ),
+    "halopsa": Guide(
+        regional=True,
+        hosts=(
+            "HaloPSA: your tenant's own host, e.g. https://yourcompany.halopsa.com (hosted: set MCC_<NAME>_TENANT).",
+        ),
+        example_base_url="https://yourcompany.halopsa.com",
+    ),
     "connectwise": Guide(
         regional=True,
         hosts=(

@@ -76,13 +76,19 @@ st.dataframe(
     {
         "#": listing["id"].to_list(),
         "Client": listing["client"].to_list(),
-        "Status": listing["status"].to_list(),
+        "Status": [
+            f"{status} · stale" if stale else status
+            for status, stale in zip(listing["status"], listing["stale"], strict=True)
+        ],
         "Total": [common.money(v) for v in listing["total_cents"]],
         "Lines": listing["lines"].to_list(),
         "Approved by": [v or "" for v in listing["approved_by"].to_list()],
         "Remote #": [v or "" for v in listing["remote_number"].to_list()],
         "Error": [
-            e or b or "" for e, b in zip(listing["last_error"], listing["blocked_reason"], strict=True)
+            (f"Stale: {s}. " if s else "") + (e or b or "")
+            for e, b, s in zip(
+                listing["last_error"], listing["blocked_reason"], listing["stale"], strict=True
+            )
         ],
     },
     hide_index=True,
@@ -130,6 +136,12 @@ elif invoice.last_error:
     st.error(f"Last push failed: {invoice.last_error}", icon=":material/error:")
 if invoice.blocked_reason:
     st.warning(f"Blocked: {invoice.blocked_reason}", icon=":material/block:")
+stale = listing.filter(pl.col("id") == invoice.id)["stale"].first()
+if stale:
+    st.warning(
+        f"Stale: {stale}. It cannot be approved or pushed until it is rebuilt: press Build drafts.",
+        icon=":material/update:",
+    )
 if invoice.remote_number or invoice.remote_id:
     st.success(
         f"In {invoice.target or target} as invoice {invoice.remote_number or invoice.remote_id}.",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from collectors.sync import SyncResult, sync_source
 from mcc.config import Config, env_var, load_config
 from mcc.permissions import Actor
+from sandbox.connectwise import ConnectWiseFake
 from sandbox.datto_saas import DattoSaasFake
 from sandbox.demo_book import PRODUCTS, book_toml
 from sandbox.ebillity import EbillityFake
@@ -27,6 +28,7 @@ from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.pax8 import Pax8Fake
 from sandbox.quickbooks import QuickBooksFake
+from sandbox.quickbooks_desktop import DesktopCompany
 from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 from sandbox.world import (
@@ -40,6 +42,8 @@ from sandbox.world import (
 )
 from sandbox.world_vendors import (
     NEW_BACKUP_SEATS,
+    PSA_CLIENTS,
+    connectwise_data,
     datto_saas_data,
     ebillity_client,
     ebillity_data,
@@ -49,6 +53,7 @@ from sandbox.world_vendors import (
     huntress_org,
     pax8_company,
     pax8_data,
+    psa_company,
     s1_site,
     saas_customer,
     sentinelone_data,
@@ -97,6 +102,7 @@ def build_vendors(world: World) -> list[VendorSandbox]:
     domains, seats = datto_saas_data(world)
     companies, subscriptions, products = pax8_data(world)
     employees, time_clients, entries = ebillity_data(world)
+    psa_companies, psa_agreements, psa_additions = connectwise_data(world)
     return [
         VendorSandbox(
             "ninja",
@@ -163,6 +169,26 @@ def build_vendors(world: World) -> list[VendorSandbox]:
             EbillityFake(employees, time_clients, entries, "demo-ebillity-token"),
             {"API_KEY": "demo-ebillity-token"},
             lambda client: str(ebillity_client(client)),
+        ),
+        VendorSandbox(
+            "psa",
+            "connectwise",
+            ConnectWiseFake(
+                psa_companies,
+                psa_agreements,
+                psa_additions,
+                company="demomsp",
+                public_key="demo-cw-public",
+                private_key="demo-cw-private",
+                client_id="demo-cw-client-id",
+            ),
+            {
+                "COMPANY": "demomsp",
+                "PUBLIC_KEY": "demo-cw-public",
+                "PRIVATE_KEY": "demo-cw-private",
+                "CLIENT_ID": "demo-cw-client-id",
+            },
+            lambda client: str(psa_company(client)),
         ),
     ]
 
@@ -325,8 +351,13 @@ def seed(
                 email=f"{username}@example.com",
             )
     org_ids = {vendor.name: vendor.org_id for vendor in vendors}
+    psa_clients = PSA_CLIENTS if any(vendor.kind == "connectwise" for vendor in vendors) else ()
     summary = import_book(
-        engine, config, book_toml(world, org_ids.keys(), org_ids).encode(), actor, name="demo-book.toml"
+        engine,
+        config,
+        book_toml(world, org_ids.keys(), org_ids, psa_clients=psa_clients).encode(),
+        actor,
+        name="demo-book.toml",
     )
     counts = ", ".join(
         f"{value} {key.replace('_', ' ')}"
@@ -342,6 +373,15 @@ def seed(
             f"synced {vendor.name}: "
             + ", ".join(f"{r.stream} {'ok' if r.ok else r.error} ({r.records} records)" for r in synced)
         )
+    for vendor in vendors:
+        if vendor.kind == "connectwise":
+            from mcc import psa_contracts
+
+            applied = psa_contracts.apply(engine, config, vendor.name, actor, today=world.today)
+            report(
+                f"applied contracts from {vendor.name}: {len(applied.of_kind('added'))} lines; "
+                f"{len(applied.of_kind('conflict'))} conflict with the book left on Billing config"
+            )
     rows = backfill_history(engine, world, vendors)
     report(f"wrote {rows:,} daily counts of history")
     _native_time(engine, world, actor)
@@ -419,6 +459,25 @@ def start_quickbooks(world: World, port: int) -> tuple[QuickBooksFake, str, dict
     return fake, toml, env
 
 
+DESKTOP_USERNAME = "mcc-demo"
+
+
+def desktop_company(world: World) -> DesktopCompany:
+    """The fake QuickBooks Desktop company for `mcc demo --accounting qbd`: each demo client is a customer
+    whose full name is its accounting id, one item per product code."""
+    customers = {
+        f"{0x80000001 + index:X}-1767225600": c.accounting_id for index, c in enumerate(world.clients)
+    }
+    return DesktopCompany(customers=customers, items=[p.code for p in PRODUCTS] + ["TIME"])
+
+
+def desktop_accounting() -> tuple[str, dict[str, str]]:
+    """mcc.toml and environment for invoices written through the Web Connector (`mcc qbwc serve`)."""
+    toml = '[accounting]\nkind = "qbd"\n'
+    env = {"MCC_QBD_USERNAME": DESKTOP_USERNAME, "MCC_QBD_PASSWORD": secrets.token_urlsafe(24)}
+    return toml, env
+
+
 @dataclass
 class Demo:
     config: Config
@@ -433,7 +492,9 @@ class Demo:
         self.quickbooks.stop()
 
 
-def prepare(directory: Path, port_base: int = 8701, today: date | None = None) -> Demo:
+def prepare(
+    directory: Path, port_base: int = 8701, today: date | None = None, accounting_kind: str = "quickbooks"
+) -> Demo:
     """Start the sandbox and write a fresh demo database and mcc.toml under `directory`; the credentials
     the sandbox expects are put in this process's environment (and returned for child processes)."""
     world = generate(today or date.today())
@@ -442,6 +503,8 @@ def prepare(directory: Path, port_base: int = 8701, today: date | None = None) -
     quickbooks, accounting, accounting_env = start_quickbooks(
         world, port_base + len(vendors) if port_base else 0
     )
+    if accounting_kind == "qbd":
+        accounting, accounting_env = desktop_accounting()
     database = directory / "mcc.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)

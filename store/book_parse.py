@@ -141,6 +141,7 @@ class ExclusionLine:
     filter: dict[str, Any] | None
     reason: str
     where: Where = field(compare=False, repr=False)
+    start: date | None = None  # applies to months ending on or after it; None: every month
 
 
 @dataclass(frozen=True)
@@ -468,7 +469,7 @@ def _read_contract(book: Book, where: TomlWhere, data: dict[str, Any], config: C
 
 
 def _read_exclusion(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
-    entry = _Entry(where, data, ("client", "source", "entity", "where", "reason"))
+    entry = _Entry(where, data, ("client", "source", "entity", "where", "reason", "start"))
     client = entry.text("client")
     assert client is not None
     source = entry.source("source", config)
@@ -482,7 +483,8 @@ def _read_exclusion(book: Book, where: TomlWhere, data: dict[str, Any], config: 
         )
     reason = entry.text("reason", limit=2000)
     assert reason is not None
-    book.exclusions.append(ExclusionLine(client, source, entity, attribute_filter, reason, where))
+    start = day(data["start"], where, "start") if entry.has("start") else None
+    book.exclusions.append(ExclusionLine(client, source, entity, attribute_filter, reason, where, start))
 
 
 def _read_block(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:

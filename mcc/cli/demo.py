@@ -6,12 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
+
+if TYPE_CHECKING:
+    from sandbox.demo import Demo
 
 
 def demo(
@@ -23,13 +28,20 @@ def demo(
     serve: bool = typer.Option(
         True, help="Start the worker and the app after seeding (--no-serve: seed and exit)."
     ),
+    accounting: str = typer.Option(
+        "quickbooks",
+        help="quickbooks (Online sandbox) or qbd (Desktop: a fake Web Connector polls `mcc qbwc serve`).",
+    ),
 ) -> None:
     """Seed ~40 clients with 12 months of history and planted drift, start the sandbox, worker and app."""
     from sandbox.demo import DEMO_PASSWORD, DEMO_USERS, prepare, seed
 
+    if accounting not in ("quickbooks", "qbd"):
+        raise typer.BadParameter("give quickbooks or qbd", param_hint="--accounting")
+
     console = Console()
     with console.status("starting the vendor sandbox and seeding the demo book…"):
-        stack = prepare(directory, port_base=sandbox_port)
+        stack = prepare(directory, port_base=sandbox_port, accounting_kind=accounting)
         seed(stack.config, stack.world, stack.vendors, report=lambda line: console.print(f"  {line}"))
     config, vendors = stack.config, stack.vendors
     env = {**os.environ, **stack.env, "MCC_CONFIG": str(config.path)}
@@ -44,6 +56,7 @@ def demo(
         subprocess.Popen([sys.executable, "-m", "mcc", "worker"], env=env),
         subprocess.Popen([sys.executable, "-m", "mcc", "serve", "--port", str(port)], env=env),
     ]
+    connector = _desktop(stack, env, children, sandbox_port) if accounting == "qbd" else None
     console.print(
         Panel(
             f"Open [bold]http://localhost:{port}[/bold]\n\nSign in as:\n{logins}\n\n"
@@ -66,6 +79,8 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        if connector is not None:
+            connector.set()
         for child in children:
             if child.poll() is None:
                 child.terminate()
@@ -75,6 +90,37 @@ def demo(
             except subprocess.TimeoutExpired:
                 child.kill()
         stack.stop()
+
+
+def _desktop(
+    stack: Demo, env: dict[str, str], children: list[subprocess.Popen[bytes]], port: int
+) -> threading.Event:
+    """Run `mcc qbwc serve` and a fake Web Connector that polls it every 10 seconds against a fake
+    QuickBooks Desktop company, so pushed invoices complete on the Invoices page as the real one would."""
+    from sandbox.demo import DESKTOP_USERNAME, desktop_company
+    from sandbox.quickbooks_desktop import WebConnector
+
+    qbwc_port = port + 50 if port else _free_port()
+    children.append(
+        subprocess.Popen([sys.executable, "-m", "mcc", "qbwc", "serve", "--port", str(qbwc_port)], env=env)
+    )
+    connector = WebConnector(
+        f"http://127.0.0.1:{qbwc_port}/qbwc",
+        DESKTOP_USERNAME,
+        env["MCC_QBD_PASSWORD"],
+        desktop_company(stack.world),
+    )
+    stop = threading.Event()
+    threading.Thread(target=connector.run_every, args=(10.0, stop), daemon=True).start()
+    return stop
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def register(app: typer.Typer) -> None:
