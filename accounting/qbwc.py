@@ -169,10 +169,7 @@ class WebConnectorService:
         job = self._job(ticket)
         if job is None:
             return self._nothing_to_send(ticket)
-        if not self._renew(job):
-            self._drop(
-                job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session"
-            )
+        if not self._still_ours(job):
             return ""
         prefix = f"mcc-{job.outbox_id}"
         return (
@@ -337,11 +334,16 @@ class WebConnectorService:
             )
             return bool(getattr(changed, "rowcount", 0))
 
+    def _still_ours(self, job: Job) -> bool:
+        """Renew the lease; if another session took the invoice over meanwhile, this one lets go of it
+        without sending or recording anything (the other session looks it up before any add)."""
+        if self._renew(job):
+            return True
+        self._drop(job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session")
+        return False
+
     def _to_add(self, job: Job) -> int:
-        if not self._renew(job):
-            self._drop(
-                job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session"
-            )
+        if not self._still_ours(job):
             return self._progress(job.session_id)
         with transaction(self.engine) as session:
             row = session.get_one(QbwcSession, job.session_id)
@@ -363,12 +365,16 @@ class WebConnectorService:
         self._clear(job.session_id, error)
 
     def _succeeded(self, job: Job, remote: RemoteInvoice) -> None:
+        if not self._still_ours(job):
+            return
         record_success(self.engine, self._actor(job), job.claim(), remote)
         self._clear(job.session_id, written=1)
 
     def _failed(self, job: Job, error: MccError) -> None:
         if not isinstance(error, AccountingError):
             error = AccountingError(str(error))
+        if not self._still_ours(job):
+            return
         log.warning("QuickBooks Desktop push of invoice %s failed: %s", job.document.invoice_id, error)
         record_failure(self.engine, self._actor(job), job.claim(), error)
         self._clear(job.session_id, f"invoice {job.document.invoice_id}: {error}")

@@ -456,6 +456,23 @@ def test_a_session_that_lost_its_lease_sends_nothing_more(engine, config, compan
     assert slow.send(ticket) == ""  # no add without a live lease
     assert "taken over by another Web Connector session" in slow.call("getLastError", ticket=ticket)
     assert adds(company) == 1 and invoice(engine, ids["Acme Dental"]).status == "pushed"
+    # nor does a late answer of a session that lost its lease change what the new owner holds
+    stalled = WebConnector(url, USERNAME, PASSWORD, company)
+    invoicing.push(engine, config, INVOICER, invoice_ids=[ids["Beta Law"]])
+    ticket, _ = stalled.call("authenticate", strUserName=USERNAME, strPassword=PASSWORD)
+    request = stalled.send(ticket)
+    expire_leases(engine)
+    taker = WebConnector(url, USERNAME, PASSWORD, company)
+    taker_ticket, _ = taker.call("authenticate", strUserName=USERNAME, strPassword=PASSWORD)
+    company.fail_next("CustomerQuery", 3260, "Insufficient permission level to perform this action.")
+    assert stalled.answer(ticket, request) == 100  # dropped: not recorded as a rejection
+    assert invoice(engine, ids["Beta Law"]).status == "pushing"
+    assert "taken over" in stalled.call("getLastError", ticket=ticket)
+    assert taker.answer(taker_ticket, taker.send(taker_ticket)) == 50
+    assert taker.answer(taker_ticket, taker.send(taker_ticket)) == 100
+    assert invoice(engine, ids["Beta Law"]).status == "pushed" and adds(company) == 2
+    for web_connector in (stalled, taker):
+        web_connector.close()
     slow.close()
     fast.close()
 
