@@ -147,6 +147,79 @@ def block_hours_covered(session: Session, client_id: int, last: date) -> dict[in
     }
 
 
+def _add_back_bill(
+    plan: DraftPlan, product: Product, decision: Decision, period: str, *, carried: bool = False
+) -> None:
+    amount = decision.back_bill_cents
+    if amount is None and decision.gap.get("back_bill_cents") is not None:
+        amount = int(decision.gap["back_bill_cents"])
+    if not amount:
+        return
+    description = (
+        f"Back-bill {product.name}, under-billed {months_text(back_bill_months(decision.gap, period))}"
+    )
+    if carried:
+        description += f" (decided after the {month_label(period)} invoice)"
+    plan.lines.append(
+        PlannedLine(
+            kind="back_bill",
+            item_code=product.code,
+            description=description,
+            quantity=Decimal(1),
+            unit_price_cents=amount,
+            amount_cents=amount,
+            product_id=product.id,
+            decision_id=decision.id,
+            note=decision.note or None,
+        )
+    )
+
+
+def carried_back_bills(session: Session, client_id: int, period: str, draft_id: int | None) -> list[Decision]:
+    """Back-bills decided for an earlier month after that month's invoice was pushed: a pushed invoice
+    never changes, so they go on the next one — unless that gap's back-bill is already on an invoice
+    (this draft aside), or a later write-off or deferral withdrew it."""
+    settled = set(
+        session.scalars(
+            select(Invoice.period).where(
+                Invoice.client_id == client_id,
+                Invoice.period < period,
+                Invoice.status.in_(("pushing", "pushed")),
+            )
+        )
+    )
+    if not settled:
+        return []
+    on_invoices = (
+        select(InvoiceLine.decision_id)
+        .join(Invoice)
+        .where(
+            InvoiceLine.kind == "back_bill", InvoiceLine.decision_id.is_not(None), Invoice.status != "void"
+        )
+    )
+    if draft_id is not None:
+        on_invoices = on_invoices.where(Invoice.id != draft_id)
+    billed = set(session.scalars(on_invoices))
+    newest: dict[tuple[str, int | None], Decision] = {}
+    billed_gaps: set[tuple[str, int | None]] = set()
+    for decision in session.scalars(
+        select(Decision)
+        .where(Decision.client_id == client_id, Decision.period.in_(settled))
+        .order_by(Decision.id)
+    ):
+        gap = (decision.period, decision.product_id)
+        if decision.id in billed:
+            billed_gaps.add(gap)
+        if decision.action == "back_bill":
+            newest[gap] = decision
+        elif decision.action in WITHDRAWS_BACK_BILL:
+            newest.pop(gap, None)
+    return sorted(
+        (d for gap, d in newest.items() if gap not in billed_gaps and d.product_id is not None),
+        key=lambda d: d.id,
+    )
+
+
 def plan_draft(session: Session, client: Client, period: str, *, draft_id: int | None = None) -> DraftPlan:
     _, last = parse_period(period)
     plan = DraftPlan()
@@ -210,30 +283,13 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
             )
         )
 
-    # One-time back-bills.
+    # One-time back-bills: this month's, then those decided for an earlier month after its invoice went out.
     for decided_product, decision in sorted(back_bills.items(), key=lambda item: item[1].id):
-        if decided_product is None:
-            continue
-        amount = decision.back_bill_cents
-        if amount is None and decision.gap.get("back_bill_cents") is not None:
-            amount = int(decision.gap["back_bill_cents"])
-        if not amount:
-            continue
-        product = products[decided_product]
-        months = back_bill_months(decision.gap, period)
-        plan.lines.append(
-            PlannedLine(
-                kind="back_bill",
-                item_code=product.code,
-                description=f"Back-bill {product.name}, under-billed {months_text(months)}",
-                quantity=Decimal(1),
-                unit_price_cents=amount,
-                amount_cents=amount,
-                product_id=decided_product,
-                decision_id=decision.id,
-                note=decision.note or None,
-            )
-        )
+        if decided_product is not None:
+            _add_back_bill(plan, products[decided_product], decision, decision.period)
+    for decision in carried_back_bills(session, client.id, period, draft_id):
+        assert decision.product_id is not None
+        _add_back_bill(plan, products[decision.product_id], decision, decision.period, carried=True)
 
     # Time: approved, billable, not written off, not invoiced, not on another open invoice.
     taken = (

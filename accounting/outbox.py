@@ -1,9 +1,14 @@
 """Never twice, never lost: each push of an approved invoice goes through an outbox row whose
 idempotency key is derived from the invoice and written (with a lease) before the vendor is called.
 
-- A retry, a double click or a crash between "sent" and "recorded" reuses the row's key: the vendor
-  replays the first invoice (QBO `requestid`, Xero `Idempotency-Key`) or the writer finds it by our
-  reference (Sage, and Xero as a second line of defence) instead of creating another.
+- Keys include this database's installation id, so a second database (or a restored copy pushing new
+  invoices) never shares a key with this one by accident.
+- A retry, a double click or a crash between "sent" and "recorded" reuses the row's key, and first looks
+  the invoice up by our reference (every HTTP writer): an unclear outcome is settled by a lookup, never by
+  a blind resend. Only when nothing is found is it sent again, with the same key, which the vendor
+  replays if it still remembers it (QBO `requestid`, Xero and Sage `Idempotency-Key`).
+- Every answer — new, replayed or found — is checked against the document (customer, reference, net
+  total, currency) before it is recorded; an invoice that is not ours stops the push with both named.
 - Two pushes at once: the claim is one short transaction (SQLite BEGIN IMMEDIATE, PostgreSQL row lock);
   the second sees a live lease and steps back. A lease whose owner process is gone is taken over.
 - A definite rejection (validation fault) closes the row as failed; the next push starts a new key.
@@ -27,14 +32,18 @@ from accounting.base import (
     Rejected,
     RemoteInvoice,
     Writer,
+    check_lines,
+    check_ours,
     idempotency_key,
     reference_for,
+    remote_differences,
 )
 from mcc.errors import MccError
 from mcc.money import to_str
 from mcc.permissions import Actor
 from store.audit import record_event
 from store.db import transaction
+from store.installation import installation_id
 from store.models import Client, Invoice, OutboxEntry, TimeEntry
 from store.types import utcnow
 
@@ -175,7 +184,14 @@ def claim(
                 )
                 or 0
             )
-            key = idempotency_key(target, company, invoice.id, invoice.revision, generation)
+            key = idempotency_key(
+                target,
+                company,
+                invoice.id,
+                invoice.revision,
+                generation,
+                installation=installation_id(session),
+            )
             entry = OutboxEntry(invoice_id=invoice.id, idempotency_key=key, target=target, attempts=0)
             session.add(entry)
             previously_sent = False
@@ -206,13 +222,16 @@ def claim(
 
 
 def send(writer: Writer, claim: Claim) -> RemoteInvoice:
-    """The vendor call: look the invoice up first when an earlier attempt may have created it and the
-    vendor does not replay by key; otherwise create (with the key)."""
-    if claim.previously_sent and not writer.replays_by_key:
+    """The vendor call: when an earlier attempt may have created the invoice, look it up by our reference
+    first (whether or not the vendor replays keys: it may have forgotten ours); create (with the key) only
+    when it is not there. Whatever comes back is checked to be ours before it is recorded. Nothing is sent
+    for a document whose lines do not add up."""
+    check_lines(claim.document)
+    if claim.previously_sent:
         found = writer.find(claim.document)
         if found is not None:
-            return found
-    return writer.create(claim.document)
+            return check_ours(writer.title, claim.document, found)
+    return check_ours(writer.title, claim.document, writer.create(claim.document))
 
 
 def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInvoice) -> PushResult:
@@ -231,7 +250,7 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
         invoice.pushed_at = now
         invoice.remote_id = remote.remote_id
         invoice.remote_number = remote.number
-        warning = total_mismatch(remote.total_cents, invoice.total_cents)
+        warning = pushed_warning(claim.document, remote, invoice.total_cents)
         invoice.last_error = warning
         time_ids = [line.time_entry_id for line in invoice.lines if line.time_entry_id is not None]
         if time_ids:
@@ -250,12 +269,30 @@ def record_success(engine: Engine, actor: Actor, claim: Claim, remote: RemoteInv
                 "remote_number": remote.number,
                 "total_cents": invoice.total_cents,
                 "remote_total_cents": remote.total_cents,
+                "warning": warning,
                 "time_entries": time_ids,
             },
         )
         return PushResult(
             invoice.id, client.name, "pushed", invoice.total_cents, remote.remote_id, remote.number, warning
         )
+
+
+def pushed_warning(document: InvoiceDocument, remote: RemoteInvoice, draft_cents: int) -> str | None:
+    """What is kept (and shown) on a pushed invoice the accounting system recorded differently: its total
+    (tax added there, rounding) and any line whose quantity or amount it changed."""
+    expected = draft_cents + remote.tax_sent_cents
+    mismatch = total_mismatch(remote.total_cents, expected)
+    if mismatch and remote.tax_sent_cents:
+        mismatch = mismatch.replace(
+            "the draft's", f"the draft's plus the {to_str(remote.tax_sent_cents)} tax sent"
+        )
+    parts = [mismatch]
+    differences = remote_differences(document, remote)
+    if differences:
+        parts.append("the accounting system changed lines: " + "; ".join(differences))
+    text = "; ".join(part for part in parts if part)
+    return text or None
 
 
 def total_mismatch(remote_cents: int | None, draft_cents: int) -> str | None:

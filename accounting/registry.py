@@ -115,6 +115,7 @@ def writer_for(
             accounting.base_url or Sage.default_base_url,
             accounting.business_id,
             accounting.income_account,
+            accounting.tax_rates,
         )
     if kind == "qbd":
         raise ConfigError(

@@ -5,6 +5,7 @@ outcome the invoice is first looked up by our `Reference`."""
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from accounting.base import (
     InvoiceDocument,
@@ -14,7 +15,9 @@ from accounting.base import (
     cents_from,
     decimal_amount,
     exact_json,
+    first_ours,
     parse_json,
+    recorded_lines,
 )
 from accounting.http import VendorHttp, describe_error_body, vendor_message
 from mcc.errors import AccountingError
@@ -75,7 +78,40 @@ class Xero(Writer):
             ]
         }
 
+    def lookup_contact(self, contact_id: str) -> dict[str, Any] | None:
+        response = self.http.request(
+            "GET",
+            f"{self.api}/Contacts/{quote(contact_id, safe='')}",
+            describe=f"the contact {contact_id}",
+            headers=self.headers(),
+        )
+        if response.status_code in (400, 404):
+            return None
+        if response.status_code != 200:
+            raise AccountingError(f"Xero refused the contact lookup: {vendor_message(response)}")
+        contacts = parse_json(response.content).get("Contacts") or []
+        return contacts[0] if contacts else None
+
+    def customer_name(self, customer_id: str) -> str | None:
+        contact = self.lookup_contact(customer_id)
+        return None if contact is None else str(contact.get("Name") or customer_id)
+
+    def contact(self, document: InvoiceDocument) -> dict[str, Any] | None:
+        """The Xero contact; an invoice in a currency other than its default currency is refused here."""
+        contact = self.lookup_contact(document.customer_id)
+        if contact is None:
+            return None  # Xero itself answers the create with its own words for a missing contact
+        currency = contact.get("DefaultCurrency")
+        if currency and currency != document.currency:
+            raise Rejected(
+                f"Xero contact {document.customer_id} ({contact.get('Name', '')}) is billed in {currency}, but "
+                f"MCC invoice {document.invoice_id} for {document.customer_name} is in {document.currency}; "
+                "nothing was sent — change the currency in mcc.toml or the contact's default currency"
+            )
+        return contact
+
     def create(self, document: InvoiceDocument) -> RemoteInvoice:
+        self.contact(document)
         response = self.http.request(
             "PUT",
             f"{self.api}/Invoices",
@@ -112,10 +148,12 @@ class Xero(Writer):
         )
         if response.status_code != 200:
             raise AccountingError(f"Xero refused the invoice lookup: {vendor_message(response)}")
-        for invoice in parse_json(response.content).get("Invoices") or []:
-            if invoice.get("Reference") == document.reference:
-                return _remote(invoice)
-        return None
+        found = [
+            _remote(invoice)
+            for invoice in parse_json(response.content).get("Invoices") or []
+            if invoice.get("Reference") == document.reference
+        ]
+        return first_ours(document, found)
 
 
 def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
@@ -124,4 +162,15 @@ def _remote(invoice: dict[str, Any]) -> RemoteInvoice:
         number=invoice.get("InvoiceNumber"),
         total_cents=cents_from(invoice["Total"]) if invoice.get("Total") is not None else None,
         raw=invoice,
+        customer_id=str((invoice.get("Contact") or {}).get("ContactID", "")),
+        reference=str(invoice.get("Reference") or ""),
+        net_cents=cents_from(invoice["SubTotal"]) if invoice.get("SubTotal") is not None else None,
+        currency=invoice.get("CurrencyCode"),
+        lines=recorded_lines(
+            invoice["LineItems"],
+            lambda line: line.get("Quantity", 1),
+            lambda line: line.get("LineAmount", 0),
+        )
+        if isinstance(invoice.get("LineItems"), list)
+        else None,
     )

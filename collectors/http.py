@@ -300,8 +300,18 @@ class Api:
         # No params at all (not an empty dict): httpx would drop the query a next-page URL carries.
         return self.json("GET", url, params=dict(params) if params else None)
 
-    def pages(self, url: str, paging: Paginator, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every item of every page, following `paging` until it says there is no next page."""
+    def pages(
+        self,
+        url: str,
+        paging: Paginator,
+        params: Mapping[str, Any] | None = None,
+        *,
+        query: Any = None,
+    ) -> Iterator[Any]:
+        """Every item of every page, following `paging` until it says there is no next page.
+
+        With `query`, each page is a POST of that JSON body (a vendor whose searches are POSTed reads,
+        e.g. Autotask's `/{Entity}/query`); otherwise a GET."""
         request: tuple[str, dict[str, Any]] | None = (url, paging.first(dict(params or {})))
         seen: set[str] = set()
         while request is not None:
@@ -312,7 +322,11 @@ class Api:
                     f"{self.name}: {_path(url)} returned the same next page twice; stopping"
                 )
             seen.add(marker)
-            payload = self.get(page_url, page_params)
+            payload = (
+                self.get(page_url, page_params)
+                if query is None
+                else self.json("POST", page_url, params=page_params or None, json=query)
+            )
             self.page_count += 1
             items = paging.items(payload)
             if not isinstance(items, list):

@@ -15,10 +15,12 @@ def register(source: type[Source]) -> type[Source]:
 def _load() -> None:
     # Importing a vendor module registers it; add new vendors here.
     from collectors import (  # noqa: F401
+        autotask,
         connectwise,
         datto_rmm,
         datto_saas,
         ebillity,
+        halopsa,
         huntress,
         m365,
         native,

@@ -111,6 +111,8 @@ class AccountingConfig(BaseModel):
     format: Literal["iif", "csv"] = "csv"
     income_account: str | None = None  # xero AccountCode / sage ledger account used when an item has none
     due_days: int = 30
+    # Sage: product code -> tax rate id sent on each line ("*" for every product not listed); none: no tax.
+    tax_rates: dict[str, str] = Field(default_factory=dict)
     company_file: str | None = None  # qbd: the .qbw the Web Connector opens (empty: the one already open)
     file_id: str | None = (
         None  # qbd: the company's FileID GUID in the .qwc (default derived from company_file)

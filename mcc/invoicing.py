@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from accounting.base import Writer
+from accounting.basis import draft_basis, stale_reason, stale_reasons
 from accounting.drafts import PlannedLine, parse_period, plan_draft
 from accounting.outbox import PUSHABLE, PushResult, push_one
 from accounting.registry import company_of, writer_for
@@ -35,7 +36,37 @@ __all__ = [
     "writer_for",
 ]
 
-FROZEN = ("approved", "pushing", "pushed", "failed")  # never rebuilt
+FROZEN = ("approved", "pushing", "pushed", "failed")  # never rebuilt, unless stale and never sent
+REOPENABLE = ("approved", "failed")  # a stale one with no push in flight goes back to draft
+
+
+def _rebuild_hint(invoice: Invoice) -> str:
+    return (
+        f"rebuild it first (Build drafts on the Invoices page, or `mcc invoices draft --period "
+        f"{invoice.period} --client {invoice.client_id}`)"
+    )
+
+
+def _reopen_stale(session: Session, actor: Actor, invoices: list[Invoice]) -> None:
+    """An approved (or failed, never sent) invoice whose decisions or time changed goes back to draft, so
+    the rebuild can bring it up to date; one with a push in flight or done is never touched."""
+    reasons = stale_reasons(session, [i for i in invoices if i.status in REOPENABLE])
+    for invoice in invoices:
+        reason = reasons.get(invoice.id)
+        if reason is None or _open_outbox(session, invoice.id) is not None:
+            continue
+        was = invoice.status
+        invoice.status = "draft"
+        invoice.approved_by = None
+        invoice.approved_at = None
+        record_event(
+            session,
+            actor=actor.username,
+            action="invoice.reopened_stale",
+            entity="invoice",
+            entity_id=invoice.id,
+            payload={"status_before": was, "reason": reason},
+        )
 
 
 def _line_signature(line: InvoiceLine | PlannedLine) -> tuple[Any, ...]:
@@ -89,6 +120,7 @@ def build_drafts(
                 .order_by(Invoice.sequence)
                 .options(selectinload(Invoice.lines))
             ).all()
+            _reopen_stale(session, actor, list(existing))
             frozen = [invoice for invoice in existing if invoice.status in FROZEN]
             if frozen:
                 result.extend(frozen)
@@ -96,6 +128,13 @@ def build_drafts(
             draft = existing[0] if existing else None
             plan = plan_draft(session, client, period, draft_id=draft.id if draft else None)
             blocked = "; ".join(plan.blocked) or None
+            basis = draft_basis(
+                session,
+                client.id,
+                period,
+                [line.time_entry_id for line in plan.lines if line.time_entry_id],
+                carried=[line.decision_id for line in plan.lines if line.decision_id],
+            )
             if not plan.lines:
                 if draft is not None:
                     record_event(
@@ -128,6 +167,7 @@ def build_drafts(
                 draft.lines = [line.as_model(position) for position, line in enumerate(plan.lines, start=1)]
                 draft.total_cents = plan.total_cents
                 draft.blocked_reason = blocked
+                draft.basis = basis
                 session.add(draft)
                 session.flush()
                 record_event(
@@ -155,6 +195,7 @@ def build_drafts(
                 )
                 draft.total_cents = plan.total_cents
                 draft.blocked_reason = blocked
+                draft.basis = basis
                 draft.currency = config.currency
                 draft.revision += 1
                 session.flush()
@@ -173,6 +214,8 @@ def build_drafts(
                         "blocked": blocked,
                     },
                 )
+            else:
+                draft.basis = basis  # the same lines, now known to match the newer decisions
             result.append(draft)
     return result
 
@@ -288,6 +331,9 @@ def approve(engine: Engine, actor: Actor, invoice_id: int) -> Invoice:
             raise MccError(f"invoice {invoice_id} is blocked: {invoice.blocked_reason}")
         if not invoice.lines:
             raise MccError(f"invoice {invoice_id} has no lines")
+        stale = stale_reason(session, invoice)
+        if stale is not None:
+            raise MccError(f"invoice {invoice_id} is stale ({stale}): {_rebuild_hint(invoice)}")
         invoice.status = "approved"
         invoice.approved_by = actor.username
         invoice.approved_at = utcnow()
@@ -355,6 +401,12 @@ def push(
     results = []
     try:
         for invoice_id in ids:
+            refused = _refuse_stale(engine, invoice_id)
+            if refused is not None:
+                results.append(refused)
+                if progress is not None:
+                    progress(refused)
+                continue
             result = push_one(
                 engine,
                 active,
@@ -371,6 +423,26 @@ def push(
         if own_writer:
             active.close()
     return results
+
+
+def _refuse_stale(engine: Engine, invoice_id: int) -> PushResult | None:
+    """A stale invoice is not sent — unless a push of it is already in flight (it may exist remotely
+    already, so only settling that push is safe)."""
+    with reading(engine) as session:
+        invoice = session.get_one(Invoice, invoice_id)
+        if invoice.status not in REOPENABLE or _open_outbox(session, invoice_id) is not None:
+            return None
+        reason = stale_reason(session, invoice)
+        if reason is None:
+            return None
+        client = session.get_one(Client, invoice.client_id)
+        return PushResult(
+            invoice_id=invoice.id,
+            client=client.name,
+            status="stale",
+            total_cents=invoice.total_cents,
+            message=f"not sent: invoice {invoice.id} is stale ({reason}); {_rebuild_hint(invoice)}",
+        )
 
 
 def get_invoice(engine: Engine, invoice_id: int) -> Invoice:
@@ -402,6 +474,7 @@ INVOICE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "pushed_at": pl.Datetime(time_zone="UTC"),
     "last_error": pl.String,
     "blocked_reason": pl.String,
+    "stale": pl.String,
 }
 
 
@@ -417,6 +490,8 @@ def list_invoices(engine: Engine, period: str | None = None, client_id: int | No
             query = query.where(Invoice.period == period)
         if client_id is not None:
             query = query.where(Invoice.client_id == client_id)
+        found = [(invoice, name) for invoice, name in session.execute(query)]
+        stale = stale_reasons(session, [invoice for invoice, _ in found])
         rows = [
             {
                 "id": invoice.id,
@@ -436,7 +511,8 @@ def list_invoices(engine: Engine, period: str | None = None, client_id: int | No
                 "pushed_at": invoice.pushed_at,
                 "last_error": invoice.last_error,
                 "blocked_reason": invoice.blocked_reason,
+                "stale": stale.get(invoice.id),
             }
-            for invoice, name in session.execute(query)
+            for invoice, name in found
         ]
     return pl.DataFrame(rows, schema=INVOICE_SCHEMA)

@@ -252,6 +252,38 @@ def test_sources(
     return [test_source(config, name, policy) for name in chosen]
 
 
+def test_accounting(config: Config, engine: Any) -> SourceCheck:
+    """The accounting system: credentials, then every client's accounting id (format and existence)."""
+    from accounting.check import check_customers
+
+    kind = config.accounting.kind
+    started = time.monotonic()
+    missing = tuple(var.name for var in accounting_env(kind) if var.required and not var.is_set)
+    if missing:
+        return SourceCheck(
+            "accounting",
+            kind,
+            False,
+            0,
+            (),
+            f"missing environment variable(s): {', '.join(missing)}",
+            "set them where MCC runs; see docs/accounting.md",
+            round(time.monotonic() - started, 3),
+            missing_env=missing,
+        )
+    outcome = check_customers(config, engine)
+    return SourceCheck(
+        "accounting",
+        kind,
+        outcome.ok,
+        outcome.checked,
+        (),
+        redact(outcome.message),
+        redact(outcome.hint) if outcome.hint else None,
+        round(time.monotonic() - started, 3),
+    )
+
+
 def _explain_auth(source: SourceConfig, collector: Any, text: str) -> tuple[str, str | None]:
     """401 → the credentials; 403 on a path → a missing permission; plus the vendor's own hint."""
     status_match = _STATUS.search(text)
@@ -348,6 +380,19 @@ GUIDES: dict[str, Guide] = {
         ),
     ),
     "huntress": Guide(hosts=("Huntress has one API host (https://api.huntress.io); no regional hosts.",)),
+    "autotask": Guide(
+        hosts=(
+            "Autotask: keep the default zone lookup host (https://webservices.autotask.net/atservicesrest);",
+            "MCC asks it for your tenant's zone (webservicesN.autotask.net) on every read.",
+        ),
+    ),
+    "halopsa": Guide(
+        regional=True,
+        hosts=(
+            "HaloPSA: your tenant's own host, e.g. https://yourcompany.halopsa.com (hosted: set MCC_<NAME>_TENANT).",
+        ),
+        example_base_url="https://yourcompany.halopsa.com",
+    ),
     "connectwise": Guide(
         regional=True,
         hosts=(

@@ -93,6 +93,15 @@ class ContractPreview:
         }
 
 
+def psa_sources(config: Config) -> list[str]:
+    """The configured sources that list contracts (PSAs)."""
+    return [
+        source.name
+        for source in config.sources
+        if any(stream.contracts for stream in source.collector.streams.values())
+    ]
+
+
 def _psa_source(config: Config, name: str) -> None:
     source = config.source(name)
     if not any(stream.contracts for stream in source.collector.streams.values()):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from mcc.money import to_str
 from reconcile.candidates import exclusion_candidates as candidate_reasons
 from reconcile.gaps import totals as gap_totals
 from reconcile.history import leakage_history
-from reconcile.ledger import entity_exclusions, key_clients, key_products, monthly_ledger
+from reconcile.ledger import applies, entity_exclusions, key_clients, key_products, monthly_ledger
 from reconcile.periods import add_months, month_end, parse_period, period_of
 from reconcile.run import reconcile_inputs, window_start
 from reconcile.time import unbilled_time
@@ -53,6 +53,17 @@ class Reconciliation:
     unbilled_time: pl.DataFrame
     totals: dict[str, int]
     back_bill: pl.DataFrame = field(repr=False)
+
+    def for_client(self, name: str) -> Reconciliation:
+        """The same period narrowed to one client (by name, any case), totals summed afresh."""
+        wanted = pl.col("client").str.to_lowercase() == name.strip().lower()
+        gaps = self.gaps.filter(wanted)
+        unbilled = self.unbilled_time.filter(wanted)
+        return replace(self, gaps=gaps, unbilled_time=unbilled, totals=period_totals(gaps, unbilled))
+
+    def totals_for(self, client_id: int) -> dict[str, int]:
+        """The period's totals over one client's gaps (the same definition as the whole period's)."""
+        return gap_totals(self.gaps.filter(pl.col("client_id") == client_id))
 
     def to_json(self) -> dict[str, Any]:
         """The design's JSON shape: money as decimal strings (the `_cents` suffix dropped), quantities ints."""
@@ -128,6 +139,14 @@ def _suggest(gaps: pl.DataFrame, clients: pl.DataFrame) -> pl.DataFrame:
     return gaps.with_columns(suggested_client=pl.Series(suggestions, dtype=pl.String))
 
 
+def period_totals(gaps: pl.DataFrame, unbilled: pl.DataFrame) -> dict[str, int]:
+    """The totals of `mcc reconcile` and every page: the gap money (reconcile.outcomes) and unbilled time."""
+    totals = gap_totals(gaps)
+    totals["unbilled_time_cents"] = int(unbilled["billable_cents"].sum())
+    totals["unbilled_hours_x100"] = int(unbilled["billable_hours_x100"].sum())
+    return totals
+
+
 def reconcile_period(
     engine: Engine,
     config: Config,
@@ -149,9 +168,7 @@ def reconcile_period(
     result = reconcile_inputs(inputs, first_day, config.back_bill_months)
     gaps = _suggest(result.gaps, inputs.clients)
     unbilled = unbilled_time(time["entries"], time["blocks"], inputs.clients, last_day, labour_rate)
-    totals = gap_totals(gaps)
-    totals["unbilled_time_cents"] = int(unbilled["billable_cents"].sum())
-    totals["unbilled_hours_x100"] = int(unbilled["billable_hours_x100"].sum())
+    totals = period_totals(gaps, unbilled)
     as_of, stale = freshness(config, syncs, now or datetime.now(UTC))
     return Reconciliation(
         period=period_of(first_day),
@@ -214,6 +231,7 @@ def _client_entities(engine: Engine, client_id: int, period: str) -> tuple[Any, 
     keys = key_clients(inputs).filter(pl.col("client_id") == client_id).select("key_id").collect()
     flags = (
         entity_exclusions(inputs)
+        .filter(applies(pl.lit(first_day)))
         .join(inputs.exclusions.lazy().select("exclusion_id", "reason"), on="exclusion_id")
         .select("entity_id", excluded=pl.lit(True), exclusion_reason=pl.col("reason"))
         .collect()

@@ -39,9 +39,31 @@ class ProductSection:
     removed: list[dict[str, Any]]
 
 
-def _sections(engine: Engine, config: Config, client_id: int, period: str) -> list[ProductSection]:
+# How each state of the client's gap money (reconcile.outcomes) reads in a report sent to the client.
+OUTCOME_TEXT = {
+    "open": "still under review",
+    "recovered": "added to your agreement or billed once for past months",
+    "written_off": "not charged (written off)",
+    "deferred": "held over to a later period",
+}
+
+
+def outcome_lines(totals: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(text, monthly cents, one-time cents) per state of the client's gap money, the empty ones left out."""
+    lines = []
+    for state, text in OUTCOME_TEXT.items():
+        monthly, one_time = totals[f"{state}_monthly_cents"], totals[f"{state}_one_time_cents"]
+        if monthly or one_time:
+            lines.append((text, monthly, one_time))
+    return lines
+
+
+def _sections(
+    engine: Engine, config: Config, client_id: int, period: str
+) -> tuple[list[ProductSection], dict[str, int]]:
     previous = period_of(add_months(resolve_period(period), -1))
-    now = reconcile_period(engine, config, period).gaps.filter(pl.col("client_id") == client_id)
+    reconciliation = reconcile_period(engine, config, period)
+    now = reconciliation.gaps.filter(pl.col("client_id") == client_id)
     before = reconcile_period(engine, config, previous).gaps.filter(pl.col("client_id") == client_id)
     sections = []
     for gap in now.iter_rows(named=True):
@@ -60,10 +82,11 @@ def _sections(engine: Engine, config: Config, client_id: int, period: str) -> li
             )
         )
     # what the client asked about first: products whose count differs from the bill, biggest first
-    return sorted(
+    ordered = sorted(
         sections,
         key=lambda section: (section.gap["delta_qty"] == 0, -abs(section.gap["monthly_amount_cents"])),
     )
+    return ordered, reconciliation.totals_for(client_id)
 
 
 def client_report(
@@ -80,11 +103,11 @@ def client_report(
         client = find_client(session, name)
         client_id, client_name = client.id, client.name
     period_text = period_of(resolve_period(period, today))
-    sections = _sections(engine, config, client_id, period_text)
+    sections, totals = _sections(engine, config, client_id, period_text)
     if format == "csv":
-        return _csv(client_name, period_text, sections)
+        return _csv(client_name, period_text, sections, totals)
     if format == "html":
-        return _html(client_name, period_text, config.currency, sections)
+        return _html(client_name, period_text, config.currency, sections, totals)
     raise MccError(f"report format must be csv or html, got {format!r}")
 
 
@@ -101,6 +124,7 @@ CSV_COLUMNS = [
     "billable",
     "unit_price",
     "monthly_difference",
+    "one_time_amount",
     "status",
     "entity_name",
     "entity_id",
@@ -112,7 +136,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _csv(client: str, period: str, sections: list[ProductSection]) -> str:
+def _csv(client: str, period: str, sections: list[ProductSection], totals: dict[str, int]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -155,6 +179,17 @@ def _csv(client: str, period: str, sections: list[ProductSection]) -> str:
                     "change": change,
                 }
             )
+    for text, monthly, one_time in outcome_lines(totals):
+        writer.writerow(
+            {
+                "client": client,
+                "period": period,
+                "row": "total",
+                "status": text,
+                "monthly_difference": to_str(monthly),
+                "one_time_amount": to_str(one_time),
+            }
+        )
     return out.getvalue()
 
 
@@ -170,7 +205,9 @@ th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 
-def _html(client: str, period: str, currency: str, sections: list[ProductSection]) -> str:
+def _html(
+    client: str, period: str, currency: str, sections: list[ProductSection], totals: dict[str, int]
+) -> str:
     e = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -192,6 +229,15 @@ def _html(client: str, period: str, currency: str, sections: list[ProductSection
             f"<td class='{e(status)}'>{e(STATUS_TEXT.get(status, status))}</td></tr>"
         )
     parts.append("</table>")
+    lines = outcome_lines(totals)
+    if lines:
+        parts.append("<table><tr><th>Differences this period</th><th>Monthly</th><th>Past months</th></tr>")
+        for text, monthly, one_time in lines:
+            parts.append(
+                f"<tr><td>{e(text.capitalize())}</td><td class='n'>{e(fmt(monthly, currency))}</td>"
+                f"<td class='n'>{e(fmt(one_time, currency))}</td></tr>"
+            )
+        parts.append("</table>")
     for section in sections:
         gap = section.gap
         added = {x["entity_id"] for x in section.added}

@@ -17,7 +17,7 @@ from mcc.errors import MccError
 from mcc.money import to_str
 from mcc.permissions import Actor, require
 from mcc.reconciliation import reconcile_period, resolve_period
-from reconcile.periods import period_of
+from reconcile.periods import month_end, period_of
 from store.audit import record_event
 from store.book_parse import MAX_QUANTITY
 from store.db import transaction
@@ -43,7 +43,7 @@ class GapFilter:
     max_amount_cents: int | None = None
 
     def apply(self, gaps: pl.DataFrame) -> pl.DataFrame:
-        rows = gaps.filter(pl.col("client_id").is_not_null() & pl.col("decision").is_null())
+        rows = gaps.filter(pl.col("client_id").is_not_null() & pl.col("open"))
         if self.status:
             rows = rows.filter(pl.col("status") == self.status)
         if self.category:
@@ -130,7 +130,10 @@ def _exclude(
     where: dict[str, Any] | None,
     source: str | None,
     reason: str,
+    start: date,
 ) -> dict[str, Any]:
+    """Exclusions made on review apply from `start` on (the decision's period): earlier months keep the
+    leakage they had."""
     created = []
     if entity_ids:
         orgs = select(ClientOrg.source, ClientOrg.external_id).where(
@@ -156,6 +159,7 @@ def _exclude(
                         reason=reason,
                         author=actor.username,
                         decision_id=decision.id,
+                        start=start,
                     )
                 )
     if where:
@@ -169,13 +173,19 @@ def _exclude(
                 reason=reason,
                 author=actor.username,
                 decision_id=decision.id,
+                start=start,
             )
         )
     if not created:
         raise DecisionError("exclude needs at least one entity id (or a rule)")
     session.add_all(created)
     session.flush()
-    return {"exclusions": [e.id for e in created], "entities": entity_ids, "rule": where}
+    return {
+        "exclusions": [e.id for e in created],
+        "entities": entity_ids,
+        "rule": where,
+        "start": start.isoformat(),
+    }
 
 
 def _decide(
@@ -211,6 +221,14 @@ def _decide(
         if quantity > MAX_QUANTITY:
             raise DecisionError(f"bump quantity must be at most {MAX_QUANTITY:,}, got {quantity}")
         effective_date = effective_date or first_day
+    if action == "exclude":
+        # an exclusion applies from here on: earlier months keep their leakage (an earlier day excludes
+        # those months too, for entities that were never billable)
+        effective_date = effective_date or first_day
+        if effective_date > month_end(first_day):
+            raise DecisionError(
+                f"an exclusion decided for {period} must start by {month_end(first_day)}, got {effective_date}"
+            )
     snapshot = {k: v for k, v in gap.items() if k != "suggested_client"}
     decision = Decision(
         client_id=client.id,
@@ -234,7 +252,14 @@ def _decide(
         effects = _bump(session, actor, decision, quantity, effective_date)
     elif action == "exclude":
         effects = _exclude(
-            session, actor, decision, entity_ids or [], where, source, reason or note or "excluded on review"
+            session,
+            actor,
+            decision,
+            entity_ids or [],
+            where,
+            source,
+            reason or note or "excluded on review",
+            effective_date or first_day,
         )
     record_event(
         session,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mcc.config import Environment
 from mcc.errors import ConfigError, MccError
 from mcc.permissions import ROLES, Actor, require
+from mcc.sessions import end_user_sessions
 from store.audit import record_event
 from store.db import reading, transaction
 from store.models import User
@@ -238,7 +239,9 @@ def set_disabled(engine: Engine, actor: Actor, username: str, disabled: bool = T
         if disabled and user.username == actor.username:
             raise UserError("you cannot disable yourself")
         user.disabled = disabled
-        if not disabled:
+        if disabled:
+            end_user_sessions(session, user.username, "disabled")
+        else:
             user.failed_attempts = 0
             user.locked_until = None
         record_event(
@@ -252,7 +255,8 @@ def set_disabled(engine: Engine, actor: Actor, username: str, disabled: bool = T
 
 
 def set_password(engine: Engine, actor: Actor, username: str, password: str) -> UserInfo:
-    """An admin sets someone's password (or a user their own); it also clears a lockout."""
+    """An admin sets someone's password (or a user their own); it also clears a lockout and signs the
+    user out everywhere (their existing sign-in cookies stop working)."""
     if normalise_username(username) != actor.username:
         require(actor, "admin", "set other users' passwords")
     check_password(password)
@@ -262,6 +266,7 @@ def set_password(engine: Engine, actor: Actor, username: str, password: str) -> 
         user.password_hash = password_hash
         user.failed_attempts = 0
         user.locked_until = None
+        end_user_sessions(session, user.username, "password changed")
         record_event(
             session, actor=actor.username, action="user.password", entity="user", entity_id=user.username
         )
@@ -355,6 +360,7 @@ def record_sign_in(
         payload: dict[str, object] = {"failed_attempts": user.failed_attempts}
         if user.failed_attempts >= MAX_FAILED_ATTEMPTS:
             user.locked_until = now + LOCKOUT
+            end_user_sessions(session, user.username, "locked")
             payload["locked_until"] = user.locked_until.isoformat()
         record_event(
             session,

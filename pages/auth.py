@@ -1,6 +1,7 @@
 """The one sign-in module: streamlit-authenticator (users from the database, pre-hashed, a signed
 re-auth cookie) plus what it lacks — a cookie key that must be set, a lockout kept in the database,
-and roles read from the database on every run, never from the session."""
+roles read from the database on every run, never from the session, and a cookie that names a
+server-side session (mcc/sessions.py), so signing out or a password change really ends it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from mcc import users
+from mcc import sessions, users
 from mcc.config import demo_mode
 from mcc.context import Context
 from mcc.errors import ConfigError, MccError
@@ -21,6 +22,9 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "mcc_session"
 COOKIE_EXPIRY_DAYS = 0.5
+COOKIE_ALGORITHM = "HS256"  # the only one accepted: `none`, RS256, HS512… all show the sign-in form
+SESSION_KEY = "mcc_session_id"  # session_state: the server-side session this browser session is
+CLEAR_COOKIE_KEY = "mcc_clear_cookie"  # session_state: the browser still holds a dead cookie
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,77 @@ def _user(_context: Context, username: str, version: int) -> users.UserInfo | No
     return users.get_user(_context.reader, username)
 
 
+@st.cache_data(ttl=30, max_entries=256, show_spinner=False)
+def _session_active(_context: Context, username: str, session_id: str, version: int) -> bool:
+    return sessions.session_active(_context.reader, username, session_id)
+
+
+def browser_cookie() -> str | None:
+    """The sign-in cookie the browser sent when it connected."""
+    value = st.context.cookies.get(COOKIE_NAME)
+    return value if isinstance(value, str) and value else None
+
+
+def decode_cookie(token: str, key: str, now: float | None = None) -> dict[str, Any] | None:
+    """The claims of a sign-in cookie this app signed, or None for anything else: another algorithm
+    (`none` included), a bad signature, a malformed token, missing claims or an expired one."""
+    import time
+
+    import jwt
+
+    try:
+        if jwt.get_unverified_header(token).get("alg") != COOKIE_ALGORITHM:
+            return None
+        claims = jwt.decode(token, key, algorithms=[COOKIE_ALGORITHM])
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return None
+    username, session_id, expires = claims.get("username"), claims.get("sid"), claims.get("exp_date")
+    if not (isinstance(username, str) and username and isinstance(session_id, str) and session_id):
+        return None
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        return None
+    if expires <= (time.time() if now is None else now):
+        return None
+    return {"username": username, "sid": session_id, "exp_date": expires}
+
+
+def _use_our_cookie(authenticator: Any) -> None:
+    """The library's cookie carries only a username and accepts whatever jwt raises on as an error box;
+    ours also names the server-side session, and anything we did not sign is simply no cookie."""
+    import jwt
+
+    model = authenticator.cookie_controller.cookie_model
+    key = model.cookie_key
+
+    def get_cookie() -> dict[str, Any] | bool | None:
+        if st.session_state.get("logout"):
+            return False  # signed out in this browser session: the old cookie is not read again
+        raw = browser_cookie()
+        if raw is None:
+            return None
+        claims = decode_cookie(raw, key)
+        if claims is None:
+            st.session_state[CLEAR_COOKIE_KEY] = True
+        return claims
+
+    def encode() -> str:
+        claims = {
+            "username": st.session_state["username"],
+            "exp_date": model.exp_date,
+            "sid": st.session_state[SESSION_KEY],
+        }
+        return jwt.encode(claims, key, algorithm=COOKIE_ALGORITHM)
+
+    model.get_cookie = get_cookie
+    model._token_encode = encode
+
+
+def _clear_cookie(authenticator: Any) -> None:
+    """Tell the browser to drop the sign-in cookie (it is dead server-side already)."""
+    component = authenticator.cookie_controller.cookie_model.cookie_manager.cookie_manager
+    component(method="delete", cookie=COOKIE_NAME, key="mcc_clear_cookie", default=False)
+
+
 def _users_version(context: Context) -> int:
     """Every user change is audited, so the newest audit id moves whenever a user does."""
     from pages.common import data_version
@@ -89,10 +164,18 @@ def _authenticator(context: Context) -> Any:
     def guarded_login(
         username: str | None = None, password: str | None = None, *args: Any, token: Any = None, **kwargs: Any
     ) -> bool | None:
-        if token:  # the re-auth cookie: only for users still enabled and not locked
+        if token:  # the re-auth cookie: only for a live session of a user still enabled and not locked
             info = users.get_user(context.reader, str(token.get("username", "")))
-            if info is None or info.disabled or info.locked():
+            session_id = str(token.get("sid", ""))
+            if (
+                info is None
+                or info.disabled
+                or info.locked()
+                or not sessions.session_active(context.reader, info.username, session_id)
+            ):
+                st.session_state[CLEAR_COOKIE_KEY] = True
                 return None
+            st.session_state[SESSION_KEY] = session_id
             return original(username, password, *args, token=token, **kwargs)  # type: ignore[no-any-return]
         if not username:
             return original(username, password, *args, token=token, **kwargs)  # type: ignore[no-any-return]
@@ -102,9 +185,13 @@ def _authenticator(context: Context) -> Any:
             users.password_matches(password or "", users._dummy_hash(users.BCRYPT_ROUNDS))
         result = original(username, password, *args, token=token, **kwargs)
         users.record_sign_in(context.engine, name, bool(result))
+        if result:  # before the library writes the cookie, which names this session
+            st.session_state[SESSION_KEY] = sessions.start_session(context.engine, name)
+            st.session_state.pop(CLEAR_COOKIE_KEY, None)
         return result  # type: ignore[no-any-return]
 
     controller.login = guarded_login
+    _use_our_cookie(authenticator)
     return authenticator
 
 
@@ -170,10 +257,12 @@ def gate(context: Context, page_paths: list[tuple[str, str]]) -> SignedIn:
                 )
             if status:
                 st.success("Signed in — opening…")  # the cookie component reruns the app in a moment
+            elif st.session_state.get(CLEAR_COOKIE_KEY):
+                _clear_cookie(authenticator)
         st.stop()
     user = current_user(context)
     if user is None:
-        sign_out(authenticator)
+        sign_out(authenticator, context)
         st.rerun()
     assert user is not None
     with st.sidebar:
@@ -183,7 +272,7 @@ def gate(context: Context, page_paths: list[tuple[str, str]]) -> SignedIn:
             unsafe_allow_html=True,
         )
         if st.button("Sign out", key="sign_out", icon=":material/logout:", width="stretch"):
-            sign_out(authenticator)
+            sign_out(authenticator, context)
             st.rerun()
     return user
 
@@ -202,9 +291,13 @@ def current_user(context: Context) -> SignedIn | None:
     username = st.session_state.get("username")
     if not isinstance(username, str) or not username:
         return None
-    info = _user(context, users.normalise_username(username), _users_version(context))
+    version = _users_version(context)
+    info = _user(context, users.normalise_username(username), version)
     if info is None or info.disabled or info.locked():
         return None
+    session_id = st.session_state.get(SESSION_KEY)
+    if not isinstance(session_id, str) or not _session_active(context, info.username, session_id, version):
+        return None  # signed out elsewhere, password changed, or a session that never signed in
     return SignedIn(info.username, info.name, info.roles)
 
 
@@ -214,7 +307,15 @@ def current_actor(context: Context) -> Actor | None:
     return None if user is None else user.actor
 
 
-def sign_out(authenticator: Any) -> None:
+def sign_out(authenticator: Any, context: Context) -> None:
+    """End the server-side session (so the cookie is dead even if the browser keeps it), clear this
+    browser session, and have the sign-in page tell the browser to drop the cookie."""
+    session_id = st.session_state.get(SESSION_KEY)
+    username = st.session_state.get("username")
+    if isinstance(session_id, str) and isinstance(username, str):
+        sessions.end_session(context.engine, users.normalise_username(username), session_id)
+    st.session_state[SESSION_KEY] = None
+    st.session_state[CLEAR_COOKIE_KEY] = True
     try:
         authenticator.logout(location="unrendered")
     except Exception as error:  # LogoutError when already signed out

@@ -11,7 +11,8 @@ import polars as pl
 import streamlit as st
 from sqlalchemy import select
 
-from mcc.money import to_str
+from mcc import psa_contracts
+from mcc.money import fmt, to_str
 from pages import common
 from store.book import export_book, import_file
 from store.book_csv import export_contracts_csv
@@ -104,8 +105,10 @@ def book(version: int) -> dict[str, pl.DataFrame]:
 
 
 frames = book(data.audit)
-tab_contracts, tab_products, tab_mappings, tab_exclusions, tab_files = st.tabs(
+psa_sources = psa_contracts.psa_sources(ctx.config)
+tab_contracts, tab_products, tab_mappings, tab_exclusions, tab_files, *tab_psa = st.tabs(
     ["Contracts", "Products", "Mappings", "Exclusions", "Import / export"]
+    + (["Contracts from the PSA"] if psa_sources else [])
 )
 
 with tab_contracts:
@@ -241,3 +244,75 @@ with tab_files:
             key="contracts_export",
             icon=":material/download:",
         )
+
+KIND_WORDS = {
+    "added": "New line",
+    "changed": "Changed",
+    "closed": "Ends",
+    "conflict": "Conflict with the book",
+}
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def psa_preview(source: str, version: int, sync_version: int) -> psa_contracts.ContractPreview:
+    return psa_contracts.preview(ctx.reader, ctx.config, source)
+
+
+def psa_tab() -> None:
+    source = st.selectbox("PSA", psa_sources, key="psa_source") if len(psa_sources) > 1 else psa_sources[0]
+    preview = psa_preview(source, data.audit, data.sync)
+    pending = preview.pending
+    st.caption(
+        f"What {source}'s agreements, as last read, would change in the contracts. Nothing changes until "
+        "you apply it; a line typed into the book that disagrees with the PSA is a conflict and stays as "
+        "it is unless you take the PSA's figure."
+    )
+    if not pending:
+        st.success("The contracts agree with the PSA.", icon=":material/check_circle:")
+    else:
+        money = sum(change.monthly_delta_cents for change in pending)
+        st.warning(
+            f"PSA contracts changed: {len(pending)} line(s), {fmt(money, ctx.config.currency)} a month.",
+            icon=":material/sync_problem:",
+        )
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Client": [c.client for c in pending],
+                    "Product": [c.product for c in pending],
+                    "Change": [KIND_WORDS[c.kind] for c in pending],
+                    "Book qty": [common.blank(c.old_quantity) for c in pending],
+                    "PSA qty": [common.blank(c.new_quantity) for c in pending],
+                    "From": [common.day_text(c.start) for c in pending],
+                    "Until": [common.day_text(c.end) for c in pending],
+                    "Monthly": [fmt(c.monthly_delta_cents, ctx.config.currency) for c in pending],
+                    "Note": [c.note for c in pending],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            key="psa_preview_table",
+        )
+        take_psa = st.checkbox(
+            "On a conflict, take the PSA's figure", value=False, key="psa_take", disabled=not may_edit
+        )
+        if st.button("Apply these changes", key="psa_apply", type="primary", disabled=not may_edit):
+            done = common.attempt(
+                lambda: psa_contracts.apply(
+                    ctx.engine, ctx.config, source, common.actor(), take_psa=take_psa
+                ),
+                success=f"Contracts from {source} applied",
+            )
+            if done is not None:
+                st.rerun()
+    for org, name in preview.unmapped_orgs:
+        st.caption(f"Unmapped PSA company: {name} (id {org}) — map it on Sources.")
+    for product, lines in preview.unmapped_products:
+        st.caption(f"Unmapped PSA product: {product} on {lines} line(s) — add a product with this code.")
+    for line, reason in preview.skipped:
+        st.caption(f"Skipped {line}: {reason}.")
+
+
+if tab_psa:
+    with tab_psa[0]:
+        psa_tab()

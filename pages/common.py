@@ -254,28 +254,6 @@ def history(months: int, data: DataVersion) -> pl.DataFrame:
     return leakage_history(ctx.reader, ctx.config, months)
 
 
-@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
-def recovered(data: DataVersion) -> dict[str, int]:
-    """What approvals have recovered so far: one-time back-bills and the monthly uplift of bumps."""
-    with reading(context().reader) as session:
-        rows = session.execute(
-            select(
-                Decision.action,
-                func.sum(Decision.amount_cents),
-                func.sum(Decision.back_bill_cents),
-                func.count(),
-            )
-            .where(Decision.action.in_(("bump", "back_bill")))
-            .group_by(Decision.action)
-        ).all()
-    totals = {action: (int(amount or 0), int(back or 0), int(count)) for action, amount, back, count in rows}
-    return {
-        "one_time_cents": totals.get("back_bill", (0, 0, 0))[1],
-        "monthly_cents": totals.get("bump", (0, 0, 0))[0],
-        "decisions": sum(t[2] for t in totals.values()),
-    }
-
-
 def category_label(category: str | None) -> str:
     return CATEGORY_LABELS.get((category or "other").lower(), str(category).title())
 

@@ -76,13 +76,19 @@ st.dataframe(
     {
         "#": listing["id"].to_list(),
         "Client": listing["client"].to_list(),
-        "Status": listing["status"].to_list(),
+        "Status": [
+            f"{status} · stale" if stale else status
+            for status, stale in zip(listing["status"], listing["stale"], strict=True)
+        ],
         "Total": [common.money(v) for v in listing["total_cents"]],
         "Lines": listing["lines"].to_list(),
         "Approved by": [v or "" for v in listing["approved_by"].to_list()],
         "Remote #": [v or "" for v in listing["remote_number"].to_list()],
         "Error": [
-            e or b or "" for e, b in zip(listing["last_error"], listing["blocked_reason"], strict=True)
+            (f"Stale: {s}. " if s else "") + (e or b or "")
+            for e, b, s in zip(
+                listing["last_error"], listing["blocked_reason"], listing["stale"], strict=True
+            )
         ],
     },
     hide_index=True,
@@ -103,7 +109,7 @@ if pushable.height and st.button(
             text = f"#{result.invoice_id} {result.client}: {result.status.replace('_', ' ')}"
             if result.remote_number:
                 text += f" as {result.remote_number}"
-            status.write(text + (f" — {result.message}" if result.message and not result.ok else ""))
+            status.write(text + (f" — {result.message}" if result.message else ""))
 
         results = actions.push_invoices(pushable["id"].to_list(), progress=report)
         status.update(label="Push finished" if results is not None else "Push refused", state="complete")
@@ -124,10 +130,18 @@ st.markdown(
     f"### {labels[chosen].split(' · ')[1]} — {invoice.period} &nbsp; {common.pill(invoice.status, STATUS_KIND.get(invoice.status, 'info'))}",
     unsafe_allow_html=True,
 )
-if invoice.last_error:
+if invoice.last_error and invoice.status == "pushed":
+    st.warning(f"Pushed, but the accounting system differs: {invoice.last_error}", icon=":material/warning:")
+elif invoice.last_error:
     st.error(f"Last push failed: {invoice.last_error}", icon=":material/error:")
 if invoice.blocked_reason:
     st.warning(f"Blocked: {invoice.blocked_reason}", icon=":material/block:")
+stale = listing.filter(pl.col("id") == invoice.id)["stale"].first()
+if stale:
+    st.warning(
+        f"Stale: {stale}. It cannot be approved or pushed until it is rebuilt: press Build drafts.",
+        icon=":material/update:",
+    )
 if invoice.remote_number or invoice.remote_id:
     st.success(
         f"In {invoice.target or target} as invoice {invoice.remote_number or invoice.remote_id}.",

@@ -38,7 +38,6 @@ else:
     st.info("No sources are configured yet; add them to mcc.toml to start counting.", icon=":material/info:")
 
 # --- the numbers ----------------------------------------------------------------------------------
-recovered = common.recovered(data)
 one, two, three, four = st.columns(4)
 one.metric(
     "Monthly leakage",
@@ -48,19 +47,31 @@ one.metric(
 two.metric(
     "One-time back-bill",
     common.money(totals.get("back_bill_cents", 0)),
-    help="Sum of each past month's own under-billed amount, within the configured look-back.",
+    help="Past months' own under-billed amounts, within the configured look-back, for gaps not yet decided.",
 )
 three.metric(
     "Over-billing (monthly)",
     common.money(totals.get("over_billed_monthly_cents", 0)),
     help="Billed for more than delivered: a client relationship risk worth fixing too.",
 )
+recovered_monthly = totals.get("recovered_monthly_cents", 0)
 four.metric(
-    "Recovered so far",
-    common.money(recovered["one_time_cents"]),
-    f"+{common.money(recovered['monthly_cents'])}/mo" if recovered["monthly_cents"] else None,
-    help="Approved back-bills (one-time) and the monthly uplift of approved contract bumps.",
+    "Recovered this period",
+    common.money(totals.get("recovered_one_time_cents", 0)),
+    f"+{common.money(recovered_monthly)}/mo" if recovered_monthly else None,
+    help="Approved back-bills (one-time) and the monthly uplift of approved contract bumps, this period.",
 )
+decided = [
+    (label, totals.get(f"{state}_monthly_cents", 0), totals.get(f"{state}_one_time_cents", 0))
+    for label, state in (("Written off", "written_off"), ("Deferred", "deferred"))
+]
+if any(monthly or one_time for _, monthly, one_time in decided):
+    st.caption(
+        " · ".join(
+            f"{label}: {common.money(monthly)}/mo and {common.money(one_time)} one-time"
+            for label, monthly, one_time in decided
+        )
+    )
 
 gaps = result.gaps
 if gaps.height == 0:
@@ -76,13 +87,14 @@ left, right = st.columns([1, 1.25], gap="large")
 with left:
     st.subheader("Leakage by client", anchor=False)
     per_client = (
-        gaps.filter(pl.col("status") == "under_billed")
+        gaps.filter(pl.col("client_id").is_not_null())
         .group_by("client")
         .agg(
-            pl.col("monthly_amount_cents").sum().alias("monthly"),
-            pl.col("back_bill_cents").sum().alias("back"),
+            pl.col("open_monthly_cents").sum().alias("monthly"),
+            pl.col("open_one_time_cents").sum().alias("back"),
         )
-        .sort("monthly", descending=True)
+        .filter(pl.col("monthly") > 0)
+        .sort(["monthly", "client"], descending=[True, False])
         .head(15)
         .sort("monthly")
     )
@@ -105,7 +117,7 @@ with left:
         figure.update_xaxes(tickprefix="$", separatethousands=True, title=None)
         st.plotly_chart(figure, width="stretch", key="leakage_by_client")
         st.caption(
-            "Top 15 clients by monthly leakage; hover for the back-bill. Decide on each gap in **Review**."
+            "Top 15 clients by open monthly leakage; hover for the back-bill. Decide on each gap in **Review**."
         )
 
 # --- leakage over time ------------------------------------------------------------------------------
@@ -143,10 +155,8 @@ with right:
 # --- the biggest open gaps --------------------------------------------------------------------------
 st.subheader("Largest open gaps", anchor=False)
 top = (
-    gaps.filter(
-        pl.col("status").is_in(["under_billed", "no_contract", "unmapped"]) & pl.col("decision").is_null()
-    )
-    .sort("monthly_amount_cents", descending=True)
+    gaps.filter(pl.col("open") & pl.col("status").is_in(["under_billed", "no_contract", "unmapped"]))
+    .sort(["monthly_amount_cents", "client"], descending=[True, False])
     .head(10)
 )
 if top.height == 0:
@@ -160,7 +170,7 @@ else:
             "Billable": top["billable_qty"].to_list(),
             "Gap": top["delta_qty"].to_list(),
             "Monthly": [common.money(v) for v in top["monthly_amount_cents"]],
-            "Back-bill": [common.money(v) for v in top["back_bill_cents"]],
+            "Back-bill": [common.money(v) for v in top["open_one_time_cents"]],
             "Since": [common.blank(v) for v in top["since"]],
             "Status": [common.STATUS_LABELS.get(s, s) for s in top["status"]],
         },

@@ -67,9 +67,7 @@ may_decide = user.has("approver")
 def bulk_decisions() -> None:
     """Many gaps, one action and one note: e.g. write off every under-billed gap below $20 a month."""
     undecided = result.gaps.filter(
-        pl.col("client_id").is_not_null()
-        & pl.col("decision").is_null()
-        & pl.col("status").is_in(OPEN_STATUSES)
+        pl.col("client_id").is_not_null() & pl.col("open") & pl.col("status").is_in(OPEN_STATUSES)
     )
     status_col, category_col, product_col, limit_col = st.columns(4)
     status = status_col.selectbox(
@@ -152,7 +150,7 @@ with st.expander("Decide many gaps at once", icon=":material/checklist:"):
 only_open = st.toggle("Only clients with open gaps", value=True, key="review_only_open")
 ranked = (
     gaps.with_columns(
-        open=pl.col("status").is_in(OPEN_STATUSES) & pl.col("decision").is_null(),
+        open=pl.col("open"),
         leak=pl.when(pl.col("status") == "under_billed").then(pl.col("monthly_amount_cents")).otherwise(0),
     )
     .group_by("client_id", "client")
@@ -197,7 +195,7 @@ if chosen != current:
 
 client_id = int(current)
 rows = gaps.filter(pl.col("client_id") == client_id).sort("monthly_amount_cents", descending=True)
-row_open = rows.filter(pl.col("status").is_in(OPEN_STATUSES) & pl.col("decision").is_null())
+row_open = rows.filter(pl.col("open"))
 
 
 def _fresh_forms() -> None:
@@ -241,14 +239,11 @@ with downloads.popover("Client billing audit report", icon=":material/descriptio
             width="stretch",
         )
 one, two, three, four = st.columns(4)
-under = rows.filter(pl.col("status") == "under_billed")
-one.metric("Monthly leakage", common.money(int(under["monthly_amount_cents"].sum())))
-two.metric("One-time back-bill", common.money(int(under["back_bill_cents"].sum())))
-three.metric(
-    "Over-billed (monthly)",
-    common.money(-int(rows.filter(pl.col("status") == "over_billed")["monthly_amount_cents"].sum())),
-)
-four.metric("Open gaps", str(row_open.height))
+client_totals = result.totals_for(client_id)
+one.metric("Monthly leakage", common.money(client_totals["leakage_monthly_cents"]))
+two.metric("One-time back-bill", common.money(client_totals["back_bill_cents"]))
+three.metric("Over-billed (monthly)", common.money(client_totals["over_billed_monthly_cents"]))
+four.metric("Open gaps", str(client_totals["open_gaps"]))
 
 stale_here = common.stale_feeding(rows, result.stale_sources)
 common.stale_flag(
@@ -336,7 +331,7 @@ def _attrs(text: str) -> str:
 period_start = recon.resolve_period(period)
 period_end = month_end(period_start)
 for gap in rows.iter_rows(named=True):
-    is_open = gap["status"] in OPEN_STATUSES and gap["decision"] is None
+    is_open = bool(gap["open"])
     if not is_open and gap["decision"] is None:
         continue
     code = gap["product_code"]

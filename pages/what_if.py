@@ -16,9 +16,9 @@ ctx = common.context()
 period = common.period()
 result = common.reconciliation(period, common.version())
 
-common.header("What-if", f"What recovering the gaps found in {period} would bring in.")
+common.header("What-if", f"What recovering the gaps still open in {period} would bring in.")
 left, right = st.columns(2)
-recovery = left.slider("Recovery (% of under-billed gaps)", 0, 100, 80, step=5, key="whatif_recovery")
+recovery = left.slider("Recovery (% of the open gaps)", 0, 100, 80, step=5, key="whatif_recovery")
 max_lookback = max(int(ctx.config.back_bill_months), 1)
 lookback = right.slider(
     "Back-bill look-back (months)", 0, max_lookback, min(6, max_lookback), key="whatif_lookback"
@@ -43,7 +43,9 @@ common.stale_flag(
 )
 
 if outcome["one_time_cents"] == 0 and outcome["monthly_cents"] == 0:
-    common.empty_state("Nothing to recover", "No under-billed gaps this period, or recovery is set to 0 %.")
+    common.empty_state(
+        "Nothing to recover", "No open under-billed gaps this period, or recovery is set to 0 %."
+    )
     st.stop()
 
 months = [f"M{n}" for n in range(1, 13)]

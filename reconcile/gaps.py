@@ -7,6 +7,13 @@ from datetime import date
 import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
+from reconcile.outcomes import (
+    OUTCOME_COLUMNS,
+    gap_outcomes,
+    outcome_totals,
+    standing_decisions,
+    undone_decisions,
+)
 from reconcile.periods import month_index
 from reconcile.schemas import ENGINE, Inputs
 
@@ -36,6 +43,9 @@ GAP_COLUMNS = [
     "product_id",
     "org_external_id",
     "decision_id",
+    "decision_monthly_cents",
+    "decision_back_bill_cents",
+    *OUTCOME_COLUMNS,
 ]
 BACK_BILL_COLUMNS = ["client_id", "product_id", "month", "months_back", "amount_cents", "back_billable"]
 
@@ -81,17 +91,19 @@ def gap_runs(ledger: pl.LazyFrame, period: date) -> pl.LazyFrame:
 
 
 def _decided_months(decisions: pl.LazyFrame) -> pl.LazyFrame:
-    """Months that must not be back-billed again: written off, or already covered by a back-bill."""
-    written_off = decisions.filter(pl.col("action") == "write_off").select(
+    """Months that must not be back-billed again: written off (the decision's period and the past
+    months its gap offered), or already covered by a back-bill. Undone decisions cover nothing."""
+    standing = decisions.join(undone_decisions(decisions), on="decision_id", how="anti")
+    written_off = standing.filter(pl.col("action") == "write_off").select(
         "client_id", "product_id", pl.col("period").alias("month_text")
     )
-    billed = (
-        decisions.filter(pl.col("action") == "back_bill")
+    covered = (
+        standing.filter(pl.col("action").is_in(["back_bill", "write_off"]))
         .select("client_id", "product_id", pl.col("covered_months").alias("month_text"))
         .explode("month_text")
         .drop_nulls("month_text")
     )
-    return pl.concat([written_off, billed]).unique().with_columns(already=pl.lit(True))
+    return pl.concat([written_off, covered]).unique().with_columns(already=pl.lit(True))
 
 
 def back_bill_detail(ledger: pl.LazyFrame, period: date, decisions: pl.LazyFrame) -> pl.LazyFrame:
@@ -119,16 +131,8 @@ def back_bill_detail(ledger: pl.LazyFrame, period: date, decisions: pl.LazyFrame
 
 
 def latest_decisions(decisions: pl.LazyFrame, period_text: str) -> pl.LazyFrame:
-    return (
-        decisions.filter(pl.col("period") == period_text)
-        .sort("decision_id")
-        .group_by("client_id", "product_id")
-        .agg(
-            pl.col("action").last().alias("decision"),
-            pl.col("note").last().alias("decision_note"),
-            pl.col("decision_id").last(),
-        )
-    )
+    """The standing decision per client × product for the period (see reconcile.outcomes)."""
+    return standing_decisions(decisions, period_text)
 
 
 def period_gaps(
@@ -200,10 +204,13 @@ def period_gaps(
             "product_id",
             "org_external_id",
             pl.lit(None, dtype=pl.Int64).alias("decision_id"),
+            pl.lit(None, dtype=pl.Int64).alias("decision_monthly_cents"),
+            pl.lit(None, dtype=pl.Int64).alias("decision_back_bill_cents"),
         )
     )
+    decided = GAP_COLUMNS[: -len(OUTCOME_COLUMNS)]
     gaps = (
-        pl.concat([mapped.select(GAP_COLUMNS), orphans], how="vertical_relaxed")
+        gap_outcomes(pl.concat([mapped.select(decided), orphans], how="vertical_relaxed"))
         .sort("client", "product_code", "org_external_id", nulls_last=True)
         .collect(engine=ENGINE)
     )
@@ -211,21 +218,25 @@ def period_gaps(
 
 
 def totals(gaps: pl.DataFrame) -> dict[str, int]:
-    """Sums over the gap lines (money in cents); the JSON edge turns *_cents into decimal strings."""
+    """Sums over any set of gap lines (a period, one client; money in cents): open, recovered, written
+    off and deferred money as reconcile.outcomes defines them. The JSON edge turns *_cents into decimal
+    strings."""
     under = gaps.filter(pl.col("status").is_in(UNDER_BILLED))
     over = gaps.filter(pl.col("status") == "over_billed")
     unmapped = gaps.filter(pl.col("status") == "unmapped")
-    monthly = int(under["monthly_amount_cents"].sum())
-    open_gaps = gaps.filter(
-        pl.col("decision").is_null() & pl.col("status").is_in([*UNDER_BILLED, "over_billed", "unmapped"])
-    )
+    outcomes = outcome_totals(gaps)
+    monthly = outcomes["open_monthly_cents"]
     result: dict[str, int] = {
         "gaps": gaps.height,
-        "open_gaps": open_gaps.height,
+        **outcomes,
+        # leakage and back-bill are the open amounts: what no decision has dealt with yet
         "leakage_monthly_cents": monthly,
         "leakage_annual_cents": monthly * 12,
+        "under_billed_monthly_cents": int(
+            under.filter(pl.col("client_id").is_not_null())["monthly_amount_cents"].sum()
+        ),
         "over_billed_monthly_cents": -int(over["monthly_amount_cents"].sum()),
-        "back_bill_cents": int(gaps["back_bill_cents"].sum()),
+        "back_bill_cents": outcomes["open_one_time_cents"],
         "unmapped_monthly_cents": int(unmapped["monthly_amount_cents"].sum()),
         "cost_cents": int(gaps["cost_cents"].sum()),
         "margin_cents": int(gaps["margin_cents"].sum()),

@@ -79,30 +79,45 @@ def _rules(inputs: Inputs) -> pl.LazyFrame:
     )
 
 
+# The start of an exclusion that applies to every month.
+EVER = date(1, 1, 1)
+
+
+def _starts(inputs: Inputs) -> pl.LazyFrame:
+    """exclusion_id, start: the first day an exclusion applies (EVER when it has no start)."""
+    return inputs.exclusions.lazy().select("exclusion_id", start=pl.col("start").fill_null(EVER))
+
+
+def applies(month: pl.Expr) -> pl.Expr:
+    """True where the exclusion's `start` (filled) is on or before the month's last day."""
+    return pl.col("start") <= month.dt.month_end()
+
+
 def excluded_keys(inputs: Inputs) -> pl.LazyFrame:
-    """(key_id, exclusion_id): whole count keys a rule excludes (its attributes are all on the key,
-    e.g. user_purpose = shared), so the exclusion holds for every month of history."""
+    """(key_id, exclusion_id, start): whole count keys a rule excludes (its attributes are all on the key,
+    e.g. user_purpose = shared), from the earliest start of the rules that select the key on."""
     subjects = (
         key_clients(inputs).filter(pl.col("client_id").is_not_null()).select("key_id", "client_id", "source")
     )
-    return rule_matches(
-        subjects,
-        inputs.key_attrs.lazy(),
-        _rules(inputs),
-        inputs.exclusion_filters.lazy(),
-        subject_id="key_id",
-        rule_id="exclusion_id",
-        on=["client_id", "source"],
-    ).unique("key_id", keep="any")
-
-
-def entity_exclusions(inputs: Inputs) -> pl.LazyFrame:
-    """(entity_id, exclusion_id, key_excluded): every excluded entity, by id, by a rule on its own
-    attributes, or because its whole key is excluded. One row per entity (the lowest exclusion id)."""
-    entities = inputs.entities.lazy().join(
-        key_clients(inputs).select("key_id", "client_id"), on="key_id", how="inner"
+    return (
+        rule_matches(
+            subjects,
+            inputs.key_attrs.lazy(),
+            _rules(inputs),
+            inputs.exclusion_filters.lazy(),
+            subject_id="key_id",
+            rule_id="exclusion_id",
+            on=["client_id", "source"],
+        )
+        .join(_starts(inputs), on="exclusion_id")
+        .sort("start", "exclusion_id")
+        .unique("key_id", keep="first", maintain_order=True)
     )
-    entities = entities.filter(pl.col("client_id").is_not_null())
+
+
+def _single_exclusions(inputs: Inputs, entities: pl.LazyFrame) -> pl.LazyFrame:
+    """(entity_id, exclusion_id): entities excluded by their external id or by a rule on their own
+    attributes (not through their key)."""
     by_id = entities.join(
         inputs.exclusions.lazy()
         .filter(pl.col("entity_external_id").is_not_null())
@@ -118,15 +133,30 @@ def entity_exclusions(inputs: Inputs) -> pl.LazyFrame:
         rule_id="exclusion_id",
         on=["client_id", "source"],
     )
+    return pl.concat([by_id, by_rule])
+
+
+def _client_entities(inputs: Inputs) -> pl.LazyFrame:
+    entities = inputs.entities.lazy().join(
+        key_clients(inputs).select("key_id", "client_id"), on="key_id", how="inner"
+    )
+    return entities.filter(pl.col("client_id").is_not_null())
+
+
+def entity_exclusions(inputs: Inputs) -> pl.LazyFrame:
+    """(entity_id, exclusion_id, key_excluded, start): every excluded entity, by id, by a rule on its
+    own attributes, or because its whole key is excluded. One row per entity (its key's exclusion
+    first, then the lowest exclusion id); `start` is when that exclusion applies from."""
+    entities = _client_entities(inputs)
     by_key = entities.join(excluded_keys(inputs), on="key_id").select("entity_id", "exclusion_id")
     return (
         pl.concat(
             [
                 by_key.with_columns(key_excluded=pl.lit(True)),
-                by_id.with_columns(key_excluded=pl.lit(False)),
-                by_rule.with_columns(key_excluded=pl.lit(False)),
+                _single_exclusions(inputs, entities).with_columns(key_excluded=pl.lit(False)),
             ]
         )
+        .join(_starts(inputs), on="exclusion_id")
         .sort("key_excluded", "exclusion_id", descending=[True, False])
         .unique("entity_id", keep="first", maintain_order=True)
     )
@@ -154,27 +184,36 @@ def _counts(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .join(products, on="product_id")
         .with_columns(observed_micro=_observed(pl.col("policy"), pl.col("prorate")))
     )
-    whole = excluded_keys(inputs).select("key_id", key_excluded=pl.lit(True))
+    whole = excluded_keys(inputs).select("key_id", pl.col("start").alias("key_from"))
+    # An entity excluded on its own counts from the earliest start of the exclusions that name it.
     single = (
-        entity_exclusions(inputs)
-        .filter(~pl.col("key_excluded"))
+        _single_exclusions(inputs, _client_entities(inputs))
+        .join(_starts(inputs), on="exclusion_id")
+        .group_by("entity_id")
+        .agg(pl.col("start").min())
         .join(inputs.entities.lazy().select("entity_id", "key_id", "first_seen", "last_seen"), on="entity_id")
     )
-    # An excluded entity counts against the month when it was there on the month's last counted day.
+    # An excluded entity counts against the month when it was there on the month's last counted day
+    # and its exclusion applies to the month.
     present = (
         inputs.monthly.lazy()
         .filter(pl.col("month").is_between(first, last))
         .select("key_id", "month", "last_day")
         .join(single, on="key_id")
-        .filter((pl.col("first_seen") <= pl.col("last_day")) & (pl.col("last_seen") >= pl.col("last_day")))
+        .filter(
+            (pl.col("first_seen") <= pl.col("last_day"))
+            & (pl.col("last_seen") >= pl.col("last_day"))
+            & applies(pl.col("month"))
+        )
         .group_by("key_id", "month")
         .agg(pl.len().cast(pl.Int64).alias("excluded_entities"))
     )
     return (
         counts.join(whole, on="key_id", how="left")
         .join(present, on=["key_id", "month"], how="left")
+        .with_columns(key_excluded=(pl.col("key_from") <= pl.col("month").dt.month_end()).fill_null(False))
         .with_columns(
-            excluded_micro=pl.when(pl.col("key_excluded").fill_null(False))
+            excluded_micro=pl.when(pl.col("key_excluded"))
             .then(pl.col("observed_micro"))
             .otherwise(
                 pl.min_horizontal(pl.col("excluded_entities").fill_null(0) * MICRO, pl.col("observed_micro"))

@@ -57,6 +57,8 @@ EXCLUSIONS: Schema = {
     "source": pl.String,
     "entity_external_id": pl.String,
     "reason": pl.String,
+    # The exclusion applies to every month whose last day is on or after `start`; null: every month.
+    "start": pl.Date,
 }
 ENTITIES: Schema = {
     "entity_id": pl.Int64,
@@ -79,6 +81,12 @@ DECISIONS: Schema = {
     "note": pl.String,
     "author": pl.String,
     "covered_months": pl.List(pl.String),
+    # The gap's monthly and one-time amounts when it was decided (the decision itself changes the
+    # figures: a bump makes the month match, a back-bill covers its months).
+    "amount_cents": pl.Int64,
+    "back_bill_cents": pl.Int64,
+    # An undo is a decision that reverses an earlier one: both then stand for nothing.
+    "reverses_decision_id": pl.Int64,
 }
 TIME_ENTRIES: Schema = {
     "entry_id": pl.Int64,
@@ -89,6 +97,11 @@ TIME_ENTRIES: Schema = {
     "billable": pl.Boolean,
     "invoiced": pl.Boolean,
     "written_off": pl.Boolean,
+}
+# Columns a caller may leave out: they are added as nulls (older callers, and books without them).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "decisions": ("amount_cents", "back_bill_cents", "reverses_decision_id"),
+    "exclusions": ("start",),
 }
 HOUR_BLOCKS: Schema = {"client_id": pl.Int64, "hours_x100": pl.Int64, "start": pl.Date, "end": pl.Date}
 
@@ -145,6 +158,8 @@ class Inputs:
         for item in fields(self):
             value: pl.DataFrame = getattr(self, item.name)
             expected = schemas[item.name]
+            absent = [n for n in OPTIONAL_COLUMNS.get(item.name, ()) if n not in value.columns]
+            value = value.with_columns(pl.lit(None, dtype=expected[n]).alias(n) for n in absent)
             missing = [name for name in expected if name not in value.columns]
             if missing:
                 raise ValueError(f"reconcile input {item.name!r} lacks column(s) {', '.join(missing)}")

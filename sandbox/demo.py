@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from collectors.sync import SyncResult, sync_source
 from mcc.config import Config, env_var, load_config
 from mcc.permissions import Actor
+from sandbox.connectwise import ConnectWiseFake
 from sandbox.datto_saas import DattoSaasFake
 from sandbox.demo_book import PRODUCTS, book_toml
 from sandbox.ebillity import EbillityFake
@@ -41,6 +42,8 @@ from sandbox.world import (
 )
 from sandbox.world_vendors import (
     NEW_BACKUP_SEATS,
+    PSA_CLIENTS,
+    connectwise_data,
     datto_saas_data,
     ebillity_client,
     ebillity_data,
@@ -50,6 +53,7 @@ from sandbox.world_vendors import (
     huntress_org,
     pax8_company,
     pax8_data,
+    psa_company,
     s1_site,
     saas_customer,
     sentinelone_data,
@@ -98,6 +102,7 @@ def build_vendors(world: World) -> list[VendorSandbox]:
     domains, seats = datto_saas_data(world)
     companies, subscriptions, products = pax8_data(world)
     employees, time_clients, entries = ebillity_data(world)
+    psa_companies, psa_agreements, psa_additions = connectwise_data(world)
     return [
         VendorSandbox(
             "ninja",
@@ -164,6 +169,26 @@ def build_vendors(world: World) -> list[VendorSandbox]:
             EbillityFake(employees, time_clients, entries, "demo-ebillity-token"),
             {"API_KEY": "demo-ebillity-token"},
             lambda client: str(ebillity_client(client)),
+        ),
+        VendorSandbox(
+            "psa",
+            "connectwise",
+            ConnectWiseFake(
+                psa_companies,
+                psa_agreements,
+                psa_additions,
+                company="demomsp",
+                public_key="demo-cw-public",
+                private_key="demo-cw-private",
+                client_id="demo-cw-client-id",
+            ),
+            {
+                "COMPANY": "demomsp",
+                "PUBLIC_KEY": "demo-cw-public",
+                "PRIVATE_KEY": "demo-cw-private",
+                "CLIENT_ID": "demo-cw-client-id",
+            },
+            lambda client: str(psa_company(client)),
         ),
     ]
 
@@ -326,8 +351,13 @@ def seed(
                 email=f"{username}@example.com",
             )
     org_ids = {vendor.name: vendor.org_id for vendor in vendors}
+    psa_clients = PSA_CLIENTS if any(vendor.kind == "connectwise" for vendor in vendors) else ()
     summary = import_book(
-        engine, config, book_toml(world, org_ids.keys(), org_ids).encode(), actor, name="demo-book.toml"
+        engine,
+        config,
+        book_toml(world, org_ids.keys(), org_ids, psa_clients=psa_clients).encode(),
+        actor,
+        name="demo-book.toml",
     )
     counts = ", ".join(
         f"{value} {key.replace('_', ' ')}"
@@ -343,6 +373,15 @@ def seed(
             f"synced {vendor.name}: "
             + ", ".join(f"{r.stream} {'ok' if r.ok else r.error} ({r.records} records)" for r in synced)
         )
+    for vendor in vendors:
+        if vendor.kind == "connectwise":
+            from mcc import psa_contracts
+
+            applied = psa_contracts.apply(engine, config, vendor.name, actor, today=world.today)
+            report(
+                f"applied contracts from {vendor.name}: {len(applied.of_kind('added'))} lines; "
+                f"{len(applied.of_kind('conflict'))} conflict with the book left on Billing config"
+            )
     rows = backfill_history(engine, world, vendors)
     report(f"wrote {rows:,} daily counts of history")
     _native_time(engine, world, actor)

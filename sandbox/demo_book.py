@@ -90,8 +90,11 @@ def book_toml(
     sources: Iterable[str],
     org_ids: dict[str, Callable[[WorldClient], str]],
     currency: str = "USD",
+    psa_clients: Iterable[int] = (),
 ) -> str:
-    """`org_ids` gives, per source name, the external org id a client has in that source."""
+    """`org_ids` gives, per source name, the external org id a client has in that source; the clients
+    numbered in `psa_clients` get their contracts from the PSA, so the book has none for them."""
+    from_psa = set(psa_clients)
     sources = set(sources)
     out = [f'currency = "{currency}"', ""]
     products = [p for p in PRODUCTS if p.source in sources]
@@ -139,6 +142,8 @@ def book_toml(
             "",
         ]
     for client in world.clients:
+        if client.index in from_psa:
+            continue
         for code, lines in sorted(contract_lines(client, world).items()):
             if code not in codes:
                 continue

@@ -4,7 +4,12 @@ endpoint (`QueryResponse`, `{}` when empty) and invoice create with `minorversio
 Vendor-specific failures on demand, besides `fake.faults`:
   fake.fail_next_invoice(code="2500", message=..., detail=...)   # ValidationFault for the next create
   fake.delay_after_create = 5.0                                  # create, then answer late (client timeout)
-Both can be set over HTTP: `POST /_sandbox/quickbooks` with {"fault": {...}} or {"delay_after_create": 5}.
+  fake.fail_after_create = 1                                     # create, then answer 500 (once per count)
+  fake.request_id_memory = 0.0                                   # forget each requestid after N seconds
+  fake.forget_keys()                                      # forget every requestid seen so far
+All can be set over HTTP: `POST /_sandbox/quickbooks` with {"fault": {...}}, {"delay_after_create": 5},
+{"fail_after_create": 1}, {"request_id_memory": 0} or {"forget_keys": true}.
+Each customer has a currency (`CurrencyRef`); an invoice in another currency is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import secrets
 import threading
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.server import Fake, HttpError, Request, Response
@@ -79,6 +84,11 @@ class QuickBooksFake(Fake):
         self.items: dict[str, dict[str, Any]] = {}
         self.invoices: list[dict[str, Any]] = []
         self.replies: dict[str, Response] = {}  # requestid -> the original response
+        self.replied_at: dict[str, float] = {}  # requestid -> when it was first answered
+        # Unverified: how long QuickBooks keeps a requestid; None here means for ever.
+        self.request_id_memory: float | None = None
+        self.fail_after_create = 0
+        self.sales_tax_percent = Decimal(0)  # the company's automated sales tax, added to TotalAmt
         self.delay_after_create = 0.0
         self.created = threading.Event()  # set whenever an invoice is created (tests wait on it)
         self._next_faults: list[dict[str, Any]] = []
@@ -93,8 +103,13 @@ class QuickBooksFake(Fake):
         self.route("POST", "/_sandbox/quickbooks", self._control)
 
     # -- seeding and inspection --------------------------------------------------------------
-    def add_customer(self, customer_id: str, name: str) -> None:
-        self.customers[str(customer_id)] = {"Id": str(customer_id), "DisplayName": name, "Active": True}
+    def add_customer(self, customer_id: str, name: str, currency: str = "USD") -> None:
+        self.customers[str(customer_id)] = {
+            "Id": str(customer_id),
+            "DisplayName": name,
+            "Active": True,
+            "CurrencyRef": {"value": currency},
+        }
 
     def add_item(self, item_id: str, name: str, sku: str | None = None) -> None:
         item = {
@@ -123,6 +138,22 @@ class QuickBooksFake(Fake):
         detail: str = "Invalid Reference Id : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
     ) -> None:
         self._next_faults.append(fault(message, detail, code))
+
+    def forget_keys(self) -> None:
+        """As QuickBooks does after a while: a repeated requestid is then processed as a new request."""
+        with self.lock:
+            self.replies.clear()
+            self.replied_at.clear()
+
+    def _remembered(self, request_id: str) -> Response | None:
+        answered = self.replied_at.get(request_id)
+        if answered is None:
+            return None
+        if self.request_id_memory is not None and time.monotonic() - answered >= self.request_id_memory:
+            self.replies.pop(request_id, None)
+            self.replied_at.pop(request_id, None)
+            return None
+        return self.replies.get(request_id)
 
     def totals(self) -> dict[str, int]:
         """Customer id -> summed TotalAmt in cents, to compare with the reconciliation."""
@@ -206,7 +237,7 @@ class QuickBooksFake(Fake):
         entity = match["entity"].capitalize()
         rows = list(tables.get(entity.lower(), []))
         if match["field"]:
-            rows = [row for row in rows if str(row.get(match["field"], "")) == match["value"]]
+            rows = [row for row in rows if _field_text(row, match["field"]) == match["value"]]
         if match["what"].upper().startswith("COUNT"):
             return self._reply(200, {"QueryResponse": {"totalCount": len(rows)}, "time": _now()})
         start = int(match["start"] or 1)
@@ -235,11 +266,22 @@ class QuickBooksFake(Fake):
         self._check(request)
         request_id = request.arg("requestid")
         with self.lock:  # one create at a time, so a concurrent repeat of a requestid sees the first
-            if request_id and request_id in self.replies:
-                return self.replies[request_id]
+            remembered = self._remembered(request_id) if request_id else None
+            if remembered is not None:
+                return remembered
             response = self._validate_and_create(request)
             if request_id:
                 self.replies[request_id] = response
+                self.replied_at[request_id] = time.monotonic()
+            if response.status == 200 and self.fail_after_create > 0:
+                self.fail_after_create -= 1
+                failed = fault(
+                    "An application error has occurred", "created, then failed", "10000", "SystemFault"
+                )
+                response = self._reply(500, failed)
+                if request_id:
+                    self.replies.pop(request_id, None)  # the 500 is not replayed: the next try is processed
+                    self.replied_at.pop(request_id, None)
         if response.status == 200 and self.delay_after_create:
             time.sleep(self.delay_after_create)
         return response
@@ -259,6 +301,19 @@ class QuickBooksFake(Fake):
                 400,
                 fault(
                     "Invalid Reference Id", f"Invalid Reference Id : Customer {customer} not found", "2500"
+                ),
+            )
+        currency = str((body.get("CurrencyRef") or {}).get("value") or "")
+        customer_currency = self.customers[customer]["CurrencyRef"]["value"]
+        if currency and currency != customer_currency:
+            # Unverified: the exact code and words QBO uses for a currency other than the customer's.
+            return self._reply(
+                400,
+                fault(
+                    "Business Validation Error",
+                    f"Business Validation Error: the transaction currency {currency} must match the "
+                    f"customer's currency {customer_currency}",
+                    "6190",
                 ),
             )
         lines: list[dict[str, Any]] = []
@@ -287,6 +342,7 @@ class QuickBooksFake(Fake):
             lines.append({**line, "Id": str(number), "LineNum": number})
             total += amount
         lines.append({"DetailType": "SubTotalLineDetail", "Amount": total, "SubTotalLineDetail": {}})
+        tax = (total * self.sales_tax_percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         invoice_id = str(130 + len(self.invoices))
         invoice = {
             **body,
@@ -296,8 +352,10 @@ class QuickBooksFake(Fake):
             "domain": "QBO",
             "Line": lines,
             "CustomerRef": {"value": customer, "name": self.customers[customer]["DisplayName"]},
-            "TotalAmt": total,
-            "Balance": total,
+            "CurrencyRef": {"value": customer_currency},
+            "TxnTaxDetail": {"TotalTax": tax},
+            "TotalAmt": total + tax,
+            "Balance": total + tax,
             "MetaData": {"CreateTime": _now(), "LastUpdatedTime": _now()},
         }
         self.invoices.append(invoice)
@@ -310,4 +368,19 @@ class QuickBooksFake(Fake):
             self.delay_after_create = float(payload["delay_after_create"])
         if "fault" in payload:
             self.fail_next_invoice(**payload["fault"])
+        if "fail_after_create" in payload:
+            self.fail_after_create = int(payload["fail_after_create"])
+        if "request_id_memory" in payload:
+            memory = payload["request_id_memory"]
+            self.request_id_memory = None if memory is None else float(memory)
+        if payload.get("forget_keys"):
+            self.forget_keys()
         return Response(204)
+
+
+def _field_text(row: dict[str, Any], field: str) -> str:
+    """A row's value for a WHERE: reference fields (CustomerRef, ItemRef…) compare by their `value`."""
+    value = row.get(field, "")
+    if isinstance(value, dict):
+        value = value.get("value", "")
+    return str(value)

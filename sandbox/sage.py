@@ -1,10 +1,13 @@
 """Sage Business Cloud Accounting fake: token endpoint (client credentials in the form body, rotating
-refresh tokens), `POST /v3.1/sales_invoices` (no idempotency key: a repeat makes a second invoice, as
-with the real API) and `GET /v3.1/sales_invoices?search=` to find one by reference. Errors use Sage's
+refresh tokens), `POST /v3.1/sales_invoices` (an `Idempotency-Key` of 32 hyphenless hex characters
+replays the first answer until `fake.forget_keys()`; without one a repeat makes a second invoice),
+`GET /v3.1/sales_invoices?search=` to find one by reference, contacts with their currency, and tax rates
+(`GET /v3.1/tax_rates/{id}`; a line with a rate above zero must carry its `tax_amount`, as v3.1 requires). Errors use Sage's
 `[{"$severity", "$dataCode", "$message", "$source"}]` list.
 
 Failures on demand besides `fake.faults`: `fake.fail_next_invoice(message, source)`,
-`fake.delay_after_create = 5`; over HTTP via `POST /_sandbox/sage`.
+`fake.delay_after_create = 5`, `fake.fail_after_create = 1` (create, then answer 500); over HTTP via
+`POST /_sandbox/sage`.
 """
 
 from __future__ import annotations
@@ -55,15 +58,29 @@ class SageFake(Fake):
         self.refresh_tokens = {refresh_token}
         self.latest_refresh_token = refresh_token
         self.contacts: dict[str, str] = dict(contacts or {})
+        self.base_currency = "USD"  # the business currency (Sage: per business, set at sign-up)
+        self.currencies: dict[str, str] = {}  # contact id -> its currency, when not the business's
         self.ledger_accounts = set(ledger_accounts or [DEFAULT_LEDGER_ACCOUNT])
         self.business_id = business_id
         self.invoices: list[dict[str, Any]] = []
         self.delay_after_create = 0.0
+        self.fail_after_create = 0
+        self.replies: dict[str, Response] = {}  # Idempotency-Key -> the first answer
+        # Unverified: the ids and percentages of a UK business's standard rates.
+        self.tax_rates: dict[str, Decimal] = {
+            "GB_STANDARD": Decimal(20),
+            "GB_REDUCED": Decimal(5),
+            "GB_ZERO": Decimal(0),
+            "GB_EXEMPT": Decimal(0),
+            "GB_NO_TAX": Decimal(0),
+        }
         self.created = threading.Event()
         self._next_errors: list[list[dict[str, str]]] = []
         self.route("POST", "/token", self._token)
         self.route("POST", "/v3.1/sales_invoices", self._create)
         self.route("GET", "/v3.1/sales_invoices", self._list)
+        self.route("GET", "/v3.1/contacts/{contact}", self._contact)
+        self.route("GET", "/v3.1/tax_rates/{rate}", self._tax_rate)
         self.route("POST", "/_sandbox/sage", self._control)
 
     def seed(self, contacts: dict[str, str]) -> None:
@@ -114,10 +131,46 @@ class SageFake(Fake):
                 403, error("You do not have access to this business", "X-Business", "AccessDenied")
             )
 
+    def forget_keys(self) -> None:
+        """Unverified: how long Sage keeps an Idempotency-Key; after this a repeat is processed as new."""
+        with self.lock:
+            self.replies.clear()
+
+    def _tax_rate(self, request: Request) -> Response:
+        self._check(request)
+        rate = request.params["rate"]
+        if rate not in self.tax_rates:
+            raise HttpError(404, error("Resource not found", "tax_rate", "RecordNotFound"))
+        return self._reply(
+            200,
+            {
+                "id": rate,
+                "displayed_as": f"{rate} {self.tax_rates[rate]}%",
+                "$path": f"/tax_rates/{rate}",
+                "name": rate,
+                "percentage": self.tax_rates[rate],
+                "is_visible": True,
+            },
+        )
+
     def _create(self, request: Request) -> Response:
         self._check(request)
+        key = request.header("idempotency-key")
+        if key is not None and (len(key) != 32 or any(c not in "0123456789abcdefABCDEF" for c in key)):
+            return self._reply(
+                422,
+                error("must be 32 hexadecimal characters without hyphens", "Idempotency-Key", "InvalidData"),
+            )
         with self.lock:
+            if key and key in self.replies:
+                return self.replies[key]
             response = self._validate_and_create(request)
+            if key and response.status < 500:
+                self.replies[key] = response
+            if response.status == 201 and self.fail_after_create > 0:
+                self.fail_after_create -= 1
+                self.replies.pop(key or "", None)
+                response = self._reply(500, error("Internal server error", "", "InternalError"))
         if response.status == 201 and self.delay_after_create:
             time.sleep(self.delay_after_create)
         return response
@@ -134,7 +187,12 @@ class SageFake(Fake):
         contact = str(invoice.get("contact_id", ""))
         if contact not in self.contacts:
             return self._reply(422, error("is invalid", "contact_id"))
+        currency = str(invoice.get("currency_id") or self.base_currency)
+        if currency != self.currency_of(contact):
+            # Unverified: Sage's words for an invoice currency other than the contact's.
+            return self._reply(422, error("must match the contact's currency", "currency_id"))
         total = Decimal(0)
+        tax = Decimal(0)
         lines = []
         for number, line in enumerate(invoice.get("invoice_lines") or [], start=1):
             if str(line.get("ledger_account_id")) not in self.ledger_accounts:
@@ -142,7 +200,16 @@ class SageFake(Fake):
             amount = (
                 Decimal(str(line.get("quantity", 1))) * Decimal(str(line.get("unit_price", 0)))
             ).quantize(Decimal("0.01"))
+            rate = line.get("tax_rate_id")
+            if rate is not None and rate not in self.tax_rates:
+                return self._reply(422, error("is invalid", f"invoice_lines[{number}].tax_rate_id"))
+            if rate is not None and self.tax_rates[rate] > 0 and line.get("tax_amount") is None:
+                return self._reply(
+                    422, error("is required for this tax rate", f"invoice_lines[{number}].tax_amount")
+                )
+            line_tax = Decimal(str(line.get("tax_amount") or 0))
             total += amount
+            tax += line_tax
             lines.append(
                 {
                     "id": uuid.uuid4().hex,
@@ -150,7 +217,9 @@ class SageFake(Fake):
                     "quantity": Decimal(str(line.get("quantity", 1))),
                     "unit_price": Decimal(str(line.get("unit_price", 0))),
                     "net_amount": amount,
-                    "total_amount": amount,
+                    "tax_rate": {"id": rate} if rate is not None else None,
+                    "tax_amount": line_tax,
+                    "total_amount": amount + line_tax,
                     "ledger_account": {"id": line.get("ledger_account_id")},
                 }
             )
@@ -163,18 +232,39 @@ class SageFake(Fake):
             "invoice_number": invoice_number,
             "reference": invoice.get("reference"),
             "contact": {"id": contact, "displayed_as": self.contacts[contact]},
+            "currency": {"id": currency, "displayed_as": currency},
             "date": invoice.get("date"),
             "due_date": invoice.get("due_date"),
             "invoice_lines": lines,
             "net_amount": total,
-            "tax_amount": Decimal(0),
-            "total_amount": total,
-            "outstanding_amount": total,
+            "tax_amount": tax,
+            "total_amount": total + tax,
+            "outstanding_amount": total + tax,
             "status": {"id": "UNPAID", "displayed_as": "Unpaid"},
         }
         self.invoices.append(created)
         self.created.set()
         return self._reply(201, created)
+
+    def currency_of(self, contact: str) -> str:
+        return self.currencies.get(contact, self.base_currency)
+
+    def _contact(self, request: Request) -> Response:
+        self._check(request)
+        contact = request.params["contact"]
+        if contact not in self.contacts:
+            raise HttpError(404, error("Resource not found", "contact", "RecordNotFound"))
+        currency = self.currency_of(contact)
+        return self._reply(
+            200,
+            {
+                "id": contact,
+                "displayed_as": self.contacts[contact],
+                "$path": f"/contacts/{contact}",
+                "name": self.contacts[contact],
+                "currency": {"id": currency, "displayed_as": currency, "$path": f"/currencies/{currency}"},
+            },
+        )
 
     def _list(self, request: Request) -> Response:
         self._check(request)
@@ -215,4 +305,6 @@ class SageFake(Fake):
             self.delay_after_create = float(payload["delay_after_create"])
         if "error" in payload:
             self.fail_next_invoice(**payload["error"])
+        if "fail_after_create" in payload:
+            self.fail_after_create = int(payload["fail_after_create"])
         return Response(204)

@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sandbox.world import PAX8_PRODUCTS, World, WorldClient
+from sandbox.connectwise import addition, agreement
+from sandbox.world import PAX8_PRODUCTS, World, WorldClient, contract_lines
 
 SKU_IDS = {
     "SPB": "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
@@ -318,3 +319,58 @@ def ebillity_data(world: World) -> tuple[list[dict[str, Any]], list[dict[str, An
         for hours in client.hours
     ]
     return employees, clients, entries
+
+
+# Clients whose contracts come from the PSA (not typed into the book), and one whose book line
+# disagrees with the PSA: a conflict for a person to resolve.
+PSA_CLIENTS = (20, 21, 22)
+PSA_CONFLICT_CLIENT = 23
+PSA_CONFLICT_EXTRA = 3  # the PSA says three more workstations than the book
+
+
+def psa_company(client: WorldClient) -> int:
+    return 250 + client.index
+
+
+def connectwise_data(
+    world: World,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """Every client as a ConnectWise company; agreements for the PSA-driven clients and the conflict."""
+    from sandbox.demo_book import PRODUCTS
+
+    prices = {product.code: float(product.price) for product in PRODUCTS}
+    companies = [
+        {"id": psa_company(client), "identifier": client.slug, "name": client.name}
+        for client in world.clients
+    ]
+    agreements: list[dict[str, Any]] = []
+    additions: dict[int, list[dict[str, Any]]] = {}
+    for client in world.clients:
+        if client.index not in (*PSA_CLIENTS, PSA_CONFLICT_CLIENT):
+            continue
+        company = companies[client.index]
+        agreement_id = 7000 + client.index
+        start = min(line[1] for lines in contract_lines(client, world).values() for line in lines)
+        agreements.append(
+            agreement(agreement_id, company, f"{client.name} managed services", start=f"{start}T00:00:00Z")
+        )
+        rows = []
+        for number, (code, lines) in enumerate(sorted(contract_lines(client, world).items())):
+            if code not in prices:
+                continue
+            quantity, line_start, _ = lines[-1]
+            if client.index == PSA_CONFLICT_CLIENT:
+                if code != "WS":
+                    continue
+                quantity += PSA_CONFLICT_EXTRA
+            rows.append(
+                addition(
+                    agreement_id * 100 + number,
+                    code,
+                    quantity,
+                    prices[code],
+                    effective=f"{line_start}T00:00:00Z",
+                )
+            )
+        additions[agreement_id] = rows
+    return companies, agreements, additions

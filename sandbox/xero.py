@@ -4,7 +4,9 @@ bodies, the 60-calls-per-minute tenant limit (429 + Retry-After + X-Rate-Limit-P
 X-*Limit-Remaining headers.
 
 Failures on demand besides `fake.faults`: `fake.fail_next_invoice("Contact ... not found")`,
-`fake.delay_after_create = 5` (create, then answer late); over HTTP via `POST /_sandbox/xero`.
+`fake.delay_after_create = 5` (create, then answer late), `fake.fail_after_create = 1` (create, then
+answer 500), `fake.forget_keys()` (Idempotency-Keys seen so far are processed as new); over HTTP via
+`POST /_sandbox/xero`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox.server import Fake, HttpError, Request, Response
@@ -72,23 +74,33 @@ class XeroFake(Fake):
         self.refresh_tokens = {refresh_token}  # Xero allows a grace period for the previous token
         self.latest_refresh_token = refresh_token
         self.contacts: dict[str, str] = dict(contacts or {})
+        self.base_currency = "USD"
+        self.currencies: dict[str, str] = {}  # ContactID -> DefaultCurrency, when one is set
         self.item_codes: set[str] = set(item_codes or [])
+        self.item_tax: dict[str, Decimal] = {}  # item code -> sales tax percent its account applies
         self.invoices: list[dict[str, Any]] = []
         self.replies: dict[str, Response] = {}
         self.calls_per_minute = calls_per_minute
         self.calls: deque[float] = deque()
         self.delay_after_create = 0.0
+        self.fail_after_create = 0
         self.created = threading.Event()
         self._next_errors: list[list[str]] = []
         self.route("POST", "/connect/token", self._token)
         self.route("GET", "/connections", self._connections)
         self.route("PUT", "/api.xro/2.0/Invoices", self._create)
         self.route("GET", "/api.xro/2.0/Invoices", self._list)
+        self.route("GET", "/api.xro/2.0/Contacts/{contact}", self._contact)
         self.route("POST", "/_sandbox/xero", self._control)
 
     def seed(self, contacts: dict[str, str], item_codes: list[str]) -> None:
         self.contacts.update(contacts)
         self.item_codes.update(item_codes)
+
+    def forget_keys(self) -> None:
+        """Unverified: how long Xero keeps an Idempotency-Key; after this a repeat is processed as new."""
+        with self.lock:
+            self.replies.clear()
 
     def fail_next_invoice(self, *messages: str) -> None:
         self._next_errors.append(list(messages) or ["Invoice not of valid status for creation"])
@@ -188,6 +200,10 @@ class XeroFake(Fake):
             response = self._validate_and_create(request, headers)
             if key:
                 self.replies[key] = response
+            if response.status == 200 and self.fail_after_create > 0:
+                self.fail_after_create -= 1
+                self.replies.pop(key or "", None)
+                response = self._reply(500, {"Title": "An error occurred", "Status": 500}, headers)
         if response.status == 200 and self.delay_after_create:
             time.sleep(self.delay_after_create)
         return response
@@ -215,31 +231,22 @@ class XeroFake(Fake):
         if invoice.get("Type") != "ACCREC":
             errors.append("Invoice Type must be specified.")
         total = Decimal(0)
+        tax = Decimal(0)
         lines = []
+        amount_types = str(invoice.get("LineAmountTypes") or "Exclusive")  # the spec's default
         for line in invoice.get("LineItems") or []:
             code = line.get("ItemCode")
             if code and code not in self.item_codes:
                 errors.append(f"Item code '{code}' is not valid")
-            quantity = Decimal(str(line.get("Quantity", 1)))
-            unit = Decimal(str(line.get("UnitAmount", 0)))
-            amount = (quantity * unit).quantize(Decimal("0.01"))
-            if "LineAmount" in line and Decimal(str(line["LineAmount"])) != amount:
-                errors.append("The line total does not match the unit amount multiplied by the quantity.")
-            total += amount
-            lines.append(
-                {
-                    **line,
-                    "LineAmount": amount,
-                    "TaxAmount": Decimal(0),
-                    "TaxType": "NONE",
-                    "LineItemID": str(uuid.uuid4()),
-                    "ValidationErrors": [],
-                }
-            )
+            recorded, net, line_tax = self._line(line, amount_types)
+            total += net
+            tax += line_tax
+            lines.append(recorded)
         if errors:
             return self._reply(400, validation_error(invoice, errors), headers)
         created = {
             **invoice,
+            "CurrencyCode": invoice.get("CurrencyCode") or self.base_currency,
             "InvoiceID": str(uuid.uuid4()),
             "InvoiceNumber": f"INV-{len(self.invoices) + 1:04d}",
             "Contact": {"ContactID": contact, "ContactStatus": "ACTIVE", "Name": self.contacts[contact]},
@@ -248,10 +255,11 @@ class XeroFake(Fake):
             "DueDateString": f"{invoice.get('DueDate')} 00:00:00",
             "DueDate": ms_date(str(invoice.get("DueDate"))),
             "LineItems": lines,
+            "LineAmountTypes": amount_types,
             "SubTotal": total,
-            "TotalTax": Decimal(0),
-            "Total": total,
-            "AmountDue": total,
+            "TotalTax": tax,
+            "Total": total + tax,
+            "AmountDue": total + tax,
             "AmountPaid": Decimal(0),
             "HasErrors": False,
             "StatusAttributeString": "OK",
@@ -270,6 +278,58 @@ class XeroFake(Fake):
             },
             headers,
         )
+
+    def _contact(self, request: Request) -> Response:
+        headers = self._limits(request)
+        contact = request.params["contact"]
+        if contact not in self.contacts:
+            # Unverified: the body Xero sends for an unknown ContactID.
+            raise HttpError(404, {"Title": "Not Found", "Status": 404, "Detail": "Resource not found"})
+        record: dict[str, Any] = {
+            "ContactID": contact,
+            "ContactStatus": "ACTIVE",
+            "Name": self.contacts[contact],
+            "IsCustomer": True,
+        }
+        if contact in self.currencies:
+            record["DefaultCurrency"] = self.currencies[contact]
+        return self._reply(200, {"Id": str(uuid.uuid4()), "Status": "OK", "Contacts": [record]}, headers)
+
+    def _line(self, line: dict[str, Any], amount_types: str) -> tuple[dict[str, Any], Decimal, Decimal]:
+        """One line as Xero records it, with its net amount and tax. As an open PSA found, a line whose
+        LineAmount is not Quantity × UnitAmount is not refused: Xero keeps the amount, resets the quantity
+        to 1 and marks it tax-exempt. An item whose account carries a sales tax (`item_tax`) gets it,
+        added to (Exclusive) or taken out of (Inclusive) the line amount."""
+        quantity = Decimal(str(line.get("Quantity", 1)))
+        unit = Decimal(str(line.get("UnitAmount", 0)))
+        amount = (quantity * unit).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        tax_type = line.get("TaxType")
+        percent = (
+            self.item_tax.get(str(line.get("ItemCode")), Decimal(0)) if tax_type != "NONE" else Decimal(0)
+        )
+        if "LineAmount" in line and Decimal(str(line["LineAmount"])) != amount:
+            amount = Decimal(str(line["LineAmount"]))
+            quantity, unit, percent, tax_type = Decimal(1), amount, Decimal(0), "NONE"
+        if amount_types == "NoTax" or not percent:
+            line_tax = Decimal(0)
+        elif amount_types == "Inclusive":
+            line_tax = (amount - amount * 100 / (100 + percent)).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
+        else:
+            line_tax = (amount * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        net = amount - line_tax if amount_types == "Inclusive" else amount
+        recorded = {
+            **line,
+            "Quantity": quantity,
+            "UnitAmount": unit,
+            "LineAmount": amount,
+            "TaxAmount": line_tax,
+            "TaxType": tax_type or ("OUTPUT" if percent else "NONE"),
+            "LineItemID": str(uuid.uuid4()),
+            "ValidationErrors": [],
+        }
+        return recorded, net, line_tax
 
     def _list(self, request: Request) -> Response:
         headers = self._limits(request)
@@ -308,4 +368,8 @@ class XeroFake(Fake):
             self.delay_after_create = float(payload["delay_after_create"])
         if "errors" in payload:
             self.fail_next_invoice(*payload["errors"])
+        if "fail_after_create" in payload:
+            self.fail_after_create = int(payload["fail_after_create"])
+        if payload.get("forget_keys"):
+            self.forget_keys()
         return Response(204)

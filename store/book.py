@@ -13,6 +13,7 @@ import difflib
 import json
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -329,9 +330,15 @@ def _apply_contracts(
 
 
 def _exclusion_key(
-    client_id: int, source: str, entity: str | None, filter_: dict[str, Any] | None, reason: str
+    client_id: int,
+    source: str,
+    entity: str | None,
+    filter_: dict[str, Any] | None,
+    reason: str,
+    start: date | None,
 ) -> tuple[Any, ...]:
-    return (client_id, source, entity, canonical_filter(filter_) if filter_ is not None else None, reason)
+    canonical = canonical_filter(filter_) if filter_ is not None else None
+    return (client_id, source, entity, canonical, reason, start)
 
 
 def _apply_exclusions(
@@ -340,7 +347,8 @@ def _apply_exclusions(
     wanted: dict[tuple[Any, ...], ExclusionLine] = {}
     for line in book.exclusions:
         client = lookup(clients, line.client, line.where, "client", "client")
-        wanted[_exclusion_key(client.id, line.source, line.entity, line.filter, line.reason)] = line
+        key = _exclusion_key(client.id, line.source, line.entity, line.filter, line.reason, line.start)
+        wanted[key] = line
     scope = {clients[c.name].id for c in book.clients} | {key[0] for key in wanted}
     if not scope:
         return
@@ -348,7 +356,9 @@ def _apply_exclusions(
     now = utcnow()
     active = select(Exclusion).where(Exclusion.client_id.in_(scope), Exclusion.revoked_at.is_(None))
     for row in session.scalars(active.order_by(Exclusion.id)):
-        key = _exclusion_key(row.client_id, row.source, row.entity_external_id, row.where, row.reason)
+        key = _exclusion_key(
+            row.client_id, row.source, row.entity_external_id, row.where, row.reason, row.start
+        )
         if key in wanted and key not in found:
             found.add(key)
         else:
@@ -364,6 +374,7 @@ def _apply_exclusions(
                     where=line.filter,
                     reason=line.reason,
                     author=actor.username,
+                    start=line.start,
                 )
             )
             summary.exclusions_added += 1
@@ -486,6 +497,7 @@ def _export(session: Session, currency: str) -> str:
             e.entity_external_id or "",
             canonical_filter(e.where),
             e.reason,
+            e.start or date.min,
         ),
     )
     exclusion_tables: list[Table] = [
@@ -495,6 +507,7 @@ def _export(session: Session, currency: str) -> str:
             ("entity", e.entity_external_id),
             ("where", e.where if e.entity_external_id is None else None),
             ("reason", e.reason),
+            ("start", e.start.isoformat() if e.start else None),
         ]
         for e in exclusions
     ]

@@ -141,6 +141,7 @@ class ExclusionLine:
     filter: dict[str, Any] | None
     reason: str
     where: Where = field(compare=False, repr=False)
+    start: date | None = None  # applies to months ending on or after it; None: every month
 
 
 @dataclass(frozen=True)
@@ -410,11 +411,34 @@ def _check_metric(config: Config, source: str, metric: str, where: Where) -> Non
         raise where.error("metric", f"{source!r} does not report {metric!r} (it reports {', '.join(known)})")
 
 
+_ACCOUNTING_ID_FORMATS = {
+    # Xero ContactID: a UUID (the Accounting API spec's `format: uuid`).
+    "xero": (
+        re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
+        "a Xero ContactID (a UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301)",
+    ),
+    # QuickBooks Online Customer Id: a number.
+    "quickbooks": (re.compile(r"[1-9][0-9]*"), "a QuickBooks customer Id (a number such as 58)"),
+}
+
+
+def accounting_id_problem(kind: str, accounting_id: str) -> str | None:
+    """Why this client's accounting id cannot name a customer in the configured accounting system."""
+    rule = _ACCOUNTING_ID_FORMATS.get(kind)
+    if rule is None or rule[0].fullmatch(accounting_id):
+        return None
+    return f"{accounting_id!r} is not {rule[1]}, as [accounting] kind = {kind!r} needs"
+
+
 def _read_client(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
     entry = _Entry(where, data, ("name", "accounting_id", "orgs"))
     name = entry.text("name")
     assert name is not None
     accounting_id = entry.text("accounting_id", required=False, limit=100)
+    if accounting_id is not None:
+        problem = accounting_id_problem(config.accounting.kind, accounting_id)
+        if problem:
+            raise where.error("accounting_id", problem)
     orgs: list[tuple[str, str]] = []
     raw_orgs = data.get("orgs", {})
     if not isinstance(raw_orgs, dict):
@@ -445,7 +469,7 @@ def _read_contract(book: Book, where: TomlWhere, data: dict[str, Any], config: C
 
 
 def _read_exclusion(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:
-    entry = _Entry(where, data, ("client", "source", "entity", "where", "reason"))
+    entry = _Entry(where, data, ("client", "source", "entity", "where", "reason", "start"))
     client = entry.text("client")
     assert client is not None
     source = entry.source("source", config)
@@ -459,7 +483,8 @@ def _read_exclusion(book: Book, where: TomlWhere, data: dict[str, Any], config: 
         )
     reason = entry.text("reason", limit=2000)
     assert reason is not None
-    book.exclusions.append(ExclusionLine(client, source, entity, attribute_filter, reason, where))
+    start = day(data["start"], where, "start") if entry.has("start") else None
+    book.exclusions.append(ExclusionLine(client, source, entity, attribute_filter, reason, where, start))
 
 
 def _read_block(book: Book, where: TomlWhere, data: dict[str, Any], config: Config) -> None:

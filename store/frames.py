@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from reconcile import schemas as s
@@ -105,6 +105,7 @@ def book_frames(session: Session) -> dict[str, pl.DataFrame]:
             Exclusion.entity_external_id,
             Exclusion.reason,
             Exclusion.where,
+            Exclusion.start,
         ).where(Exclusion.revoked_at.is_(None))
     ).all()
     return {
@@ -116,7 +117,7 @@ def book_frames(session: Session) -> dict[str, pl.DataFrame]:
             [f for row in mapping_rows for f in filter_rows(row[0], row[4])], s.FILTERS
         ),
         "contracts": contracts,
-        "exclusions": _frame((row[:5] for row in exclusion_rows), s.EXCLUSIONS),
+        "exclusions": _frame(((*row[:5], row[6]) for row in exclusion_rows), s.EXCLUSIONS),
         "exclusion_filters": _frame(
             [f for row in exclusion_rows if row[3] is None for f in filter_rows(row[0], row[5])], s.FILTERS
         ),
@@ -181,6 +182,9 @@ def entity_frames(session: Session, client_ids: Iterable[int]) -> dict[str, pl.D
 
 
 def decision_frame(session: Session) -> pl.DataFrame:
+    """Every decision with the gap's amounts when decided; `reverses_decision_id` (an undo) when the
+    schema has it."""
+    reverses = getattr(Decision, "reverses_decision_id", None)
     rows = session.execute(
         select(
             Decision.id,
@@ -191,12 +195,29 @@ def decision_frame(session: Session) -> pl.DataFrame:
             Decision.note,
             Decision.author,
             Decision.gap,
+            Decision.amount_cents,
+            Decision.back_bill_cents,
+            reverses if reverses is not None else literal(None, Integer),
         ).order_by(Decision.id)
     ).all()
     return _frame(
-        [(*row[:7], [str(m) for m in (row[7] or {}).get("back_bill_months") or []]) for row in rows],
+        [
+            (
+                *row[:7],
+                [str(m) for m in (row[7] or {}).get("back_bill_months") or []],
+                row[8],
+                row[9] if row[9] is not None else _snapshot_cents(row[7], "back_bill_cents"),
+                row[10],
+            )
+            for row in rows
+        ],
         s.DECISIONS,
     )
+
+
+def _snapshot_cents(gap: dict[str, Any] | None, name: str) -> int | None:
+    value = (gap or {}).get(name)
+    return int(value) if value is not None else None
 
 
 def load_inputs(

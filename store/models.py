@@ -110,6 +110,9 @@ class Exclusion(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    start: Mapped[date | None] = mapped_column(
+        comment="applies to months ending on or after it; null: every month"
+    )
 
 
 class HourBlock(Base):
@@ -361,6 +364,23 @@ class User(Base):
         return [r for r in self.roles.split(",") if r]
 
 
+class UserSession(Base):
+    """One signed-in browser session. The sign-in cookie carries its random id (only a hash is stored);
+    signing out, or a password change, disable or lockout of the user, ends it for good."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="sha256 of the cookie's session id"
+    )
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[created_now]
+    expires_at: Mapped[utc_datetime]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+
 class Decision(Base):
     """A person's decision on one gap (append-only): bump, back_bill, write_off, exclude, defer."""
 
@@ -428,6 +448,9 @@ class Invoice(Base):
     remote_number: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    basis: Mapped[dict[str, Any] | None] = mapped_column(
+        "basis_json", comment="the decisions and time entries (with their state) the lines were built from"
+    )
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
@@ -474,6 +497,16 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_now]
     updated_at: Mapped[created_now]
+
+
+class Installation(Base):
+    """This database's identity: one row, made when the schema is created and never changed. Every
+    idempotency key sent to an accounting system includes it, so two databases never share a key."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, comment="32 hex characters")
+    created_at: Mapped[created_now]
 
 
 class VaultEntry(Base):

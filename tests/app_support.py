@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from mcc import users
 from mcc.permissions import Actor
+from pages.auth import SESSION_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -68,12 +69,25 @@ def signed_in(
             "name": name,
             "roles": roles if roles is not None else real_roles,
             "logout": None,
+            SESSION_KEY: start_session(username),
         }.items():
             at.session_state[key] = value
     at.run()
     if page is not None and not at.exception:
         at.switch_page(page).run()
     return at
+
+
+def start_session(username: str) -> str:
+    """A server-side session for `username`, as signing in with the password starts one."""
+    from mcc import sessions
+    from mcc.context import open_context
+
+    context = open_context()
+    try:
+        return sessions.start_session(context.engine, username)
+    finally:
+        context.dispose()
 
 
 def texts(at: AppTest) -> str:

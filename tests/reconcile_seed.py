@@ -131,9 +131,11 @@ class PureBook:
         for period, qty in quantities.items():
             self.count(source, org, metric, period, qty, **attrs)
 
-    def exclusion(self, client: str, source: str, *, entity: str | None = None, **where: Any) -> int:
+    def exclusion(
+        self, client: str, source: str, *, entity: str | None = None, start: date | None = None, **where: Any
+    ) -> int:
         eid = self._next("exclusions")
-        self.rows["exclusions"].append((eid, self._clients[client], source, entity, "not billed"))
+        self.rows["exclusions"].append((eid, self._clients[client], source, entity, "not billed", start))
         self.rows["exclusion_filters"].extend((eid, a, v) for a, v in _values(where))
         return eid
 
@@ -166,7 +168,10 @@ class PureBook:
         *,
         covered: list[str] | None = None,
         note: str = "",
-    ) -> None:
+        amount_cents: int | None = None,
+        back_bill_cents: int | None = None,
+        reverses: int | None = None,
+    ) -> int:
         did = self._next("decisions")
         self.rows["decisions"].append(
             (
@@ -178,8 +183,12 @@ class PureBook:
                 note,
                 "tester",
                 covered or [],
+                amount_cents,
+                back_bill_cents,
+                reverses,
             )
         )
+        return did
 
     def inputs(self) -> Inputs:
         schemas = {

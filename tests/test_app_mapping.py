@@ -11,9 +11,10 @@ from sqlalchemy import Engine, insert, select
 from streamlit.testing.v1 import AppTest
 
 from mcc.config import Config
+from pages.auth import SESSION_KEY
 from store.db import reading, transaction
 from store.models import AuditEvent, Client, ClientOrg, SourceOrg
-from tests.app_support import prepare, signed_in, texts
+from tests.app_support import prepare, signed_in, start_session, texts
 from tests.app_world import SOURCES_TOML, seed_world
 
 SUBMIT = "FormSubmitter:map_suggested-Map selected"
@@ -147,7 +148,12 @@ def _forged_map() -> None:
 
 def test_the_map_handler_refuses_a_session_that_claims_admin(world: Config, engine: Engine) -> None:
     at = AppTest.from_function(_forged_map, default_timeout=30)
-    for key, value in {"authentication_status": True, "username": "approver", "roles": ["admin"]}.items():
+    for key, value in {
+        "authentication_status": True,
+        "username": "approver",
+        "roles": ["admin"],
+        SESSION_KEY: start_session("approver"),
+    }.items():
         at.session_state[key] = value
     at.run()
     assert not at.exception, at.exception

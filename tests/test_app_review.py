@@ -12,9 +12,10 @@ from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
 from mcc.config import Config
+from pages.auth import SESSION_KEY
 from store.db import reading, transaction
 from store.models import Contract, Decision, Entity, Exclusion, Product
-from tests.app_support import prepare, signed_in, texts
+from tests.app_support import prepare, signed_in, start_session, texts
 from tests.app_world import SOURCES_TOML, WS_WHERE, seed_world
 
 
@@ -103,6 +104,7 @@ def test_handler_refuses_a_viewer_whose_session_claims_approver(world: Config, e
         "authentication_status": True,
         "username": "viewer",
         "roles": ["approver", "admin"],
+        SESSION_KEY: start_session("viewer"),
     }.items():
         at.session_state[key] = value
     at.run()
@@ -208,7 +210,12 @@ def _forged_bulk_and_exclude() -> None:
 
 def test_exclude_and_bulk_handlers_refuse_a_forged_approver(world: Config, engine: Engine) -> None:
     at = AppTest.from_function(_forged_bulk_and_exclude, default_timeout=30)
-    for key, value in {"authentication_status": True, "username": "viewer", "roles": ["approver"]}.items():
+    for key, value in {
+        "authentication_status": True,
+        "username": "viewer",
+        "roles": ["approver"],
+        SESSION_KEY: start_session("viewer"),
+    }.items():
         at.session_state[key] = value
     at.run()
     assert not at.exception, at.exception

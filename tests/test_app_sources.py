@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 from collectors.http import HttpPolicy
 from mcc import onboarding
 from mcc.config import Config
-from tests.app_support import prepare, signed_in, texts
+from pages.auth import SESSION_KEY
+from tests.app_support import prepare, signed_in, start_session, texts
 from tests.app_world import SOURCES_TOML, seed_world
 from tests.sources.harness import VENDORS
 
@@ -93,7 +94,12 @@ def _forged_test() -> None:
 
 def test_the_test_handler_refuses_a_session_that_claims_admin(world: Config) -> None:
     at = AppTest.from_function(_forged_test, default_timeout=30)
-    for key, value in {"authentication_status": True, "username": "approver", "roles": ["admin"]}.items():
+    for key, value in {
+        "authentication_status": True,
+        "username": "approver",
+        "roles": ["admin"],
+        SESSION_KEY: start_session("approver"),
+    }.items():
         at.session_state[key] = value
     at.run()
     assert not at.exception, at.exception

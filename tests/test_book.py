@@ -215,6 +215,35 @@ def test_exclusion_left_out_of_the_book_is_revoked_not_deleted(loaded: Engine, c
         assert [row.revoked_at is None for row in rows] == [False, True]
 
 
+def test_an_exclusion_start_is_imported_and_exported_back(loaded: Engine, config: Config) -> None:
+    book = (DATA / "canonical.toml").read_text(encoding="utf-8")
+    entity_block = (
+        '\n[[exclusions]]\nclient = "Acme Dental"\nsource = "ninja"\nentity = "dev-4411"\n'
+        'reason = "owner\'s home PC, covered by goodwill"\n'
+    )
+    dated_block = entity_block + 'start = "2026-03-01"\n'
+    summary = import_book(loaded, config, book.replace(entity_block, dated_block), ADMIN)
+    # a different start is a different exclusion: the undated one is revoked, the dated one added
+    assert (summary.exclusions_revoked, summary.exclusions_added) == (1, 1)
+    with reading(loaded) as session:
+        active = session.scalars(
+            select(Exclusion).where(
+                Exclusion.entity_external_id == "dev-4411", Exclusion.revoked_at.is_(None)
+            )
+        ).one()
+        assert active.start == date(2026, 3, 1)
+    assert dated_block in export_book(loaded, "USD")
+    again = import_book(loaded, config, export_book(loaded, "USD"), ADMIN)
+    assert (again.exclusions_revoked, again.exclusions_added) == (0, 0)
+
+
+def test_an_exclusion_start_must_be_a_day(loaded: Engine, config: Config) -> None:
+    book = (DATA / "canonical.toml").read_text(encoding="utf-8")
+    bad = book.replace('entity = "dev-4411"\n', 'entity = "dev-4411"\nstart = "March"\n')
+    with pytest.raises(BookError, match="start"):
+        import_book(loaded, config, bad, ADMIN)
+
+
 def test_category_is_inferred_from_the_first_mapping_or_is_other(loaded: Engine) -> None:
     with reading(loaded) as session:
         categories = {

@@ -47,7 +47,7 @@ def test_reconciliation_finds_the_planted_drift(demo: Demo) -> None:
     report = _reconcile()
     today = date.today()
     assert report["period"] == today.strftime("%Y-%m")
-    assert set(report["data_as_of"]) == {"ninja", "m365", "huntress", "s1", "saas", "pax8", "time"}
+    assert set(report["data_as_of"]) == {"ninja", "m365", "huntress", "s1", "saas", "pax8", "time", "psa"}
 
     # Acme Dental: 712 devices against 680 contracted at 45.00; the contract went 650 → 680 three months ago
     acme = _gap(report, "Acme Dental", "WS")

@@ -243,3 +243,26 @@ def test_payload_rules_without_http() -> None:
         list(to_lines(agreement(4, ACME, "x"), [{**addition(9, "WS", 1, 1.0), "quantity": "lots"}]))
     with pytest.raises(MalformedPayload, match="no product identifier"):
         list(to_lines(agreement(4, ACME, "x"), [{**addition(9, "WS", 1, 1.0), "product": {}}]))
+
+
+def test_billing_config_shows_the_preview_and_an_admin_applies_it(
+    book: Engine, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.app_support import prepare, signed_in, texts
+
+    _read(book, config)
+    prepare(book, monkeypatch)
+    viewer = signed_in("viewer", "pages/billing_config.py")
+    assert not viewer.exception
+    assert "PSA contracts changed: 2 line(s)" in texts(viewer)
+    assert viewer.button(key="psa_apply").disabled
+    at = signed_in("admin", "pages/billing_config.py")
+    assert not at.exception
+    assert "Unmapped PSA company: Cedar Clinic" in texts(at)
+    at.button(key="psa_apply").click().run()
+    assert not at.exception
+    assert [row[0] for row in _lines(book, "Acme Dental", "WS")] == [680]
+    assert _lines(book, "Birch Legal", "M365-BP")[0][0] == 40  # the conflict waits for a person
+    at.checkbox(key="psa_take").check().run()
+    at.button(key="psa_apply").click().run()
+    assert [row[0] for row in _lines(book, "Birch Legal", "M365-BP")] == [40, 47]

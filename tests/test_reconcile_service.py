@@ -266,3 +266,36 @@ def test_time_without_a_rate_is_priced_at_the_time_product(engine: Engine) -> No
     result = reconcile_period(engine, Config(), "2026-03", today=TODAY, now=NOW)
     assert result.totals["unbilled_time_cents"] == 22_500
     assert result.totals["unbilled_hours_x100"] == 150
+
+
+def test_cli_totals_and_the_client_report_follow_the_decisions(engine: Engine, write_config) -> None:
+    config = write_config(SOURCES)
+    book = seed(engine)
+    book.client("Birch Law", ninja="13")
+    book.contract("Birch Law", "WS", 10, date(2025, 1, 1))
+    book.months("ninja", "13", "devices", {"2026-03": 12}, node_class="MAC")
+    runner = CliRunner()
+
+    def totals(*args: str) -> dict[str, str]:
+        result = runner.invoke(app, ["reconcile", "--period", "2026-03", "--format", "json", *args])
+        assert result.exit_code == 0, result.output
+        data: dict[str, str] = json.loads(result.stdout)["totals"]
+        return data
+
+    acme = totals("--client", "acme dental")
+    assert acme["leakage_monthly"] == "1395.00"  # 711 billable vs 680 at $45; Birch's $90 is not Acme's
+    assert totals()["leakage_monthly"] == "1485.00"
+    bump = ["decide", "bump", "--client", "Acme Dental", "--product", "WS", "--period", "2026-03"]
+    assert runner.invoke(app, [*bump, "--quantity", "711"]).exit_code == 0
+
+    after = totals("--client", "Acme Dental")
+    assert (after["leakage_monthly"], after["back_bill"]) == ("0.00", "0.00")
+    assert (after["recovered_monthly"], after["deferred_one_time"]) == ("1395.00", acme["back_bill"])
+    assert totals()["leakage_monthly"] == "90.00"
+    table = runner.invoke(app, ["reconcile", "--period", "2026-03", "--client", "Acme Dental"])
+    assert "recovered $1,395.00/month" in " ".join(table.stdout.split())
+    report = client_report(engine, config, "Acme Dental", "2026-03", format="csv")
+    assert (
+        "Acme Dental,2026-03,total,,,,,,,,,1395.00,0.00,added to your agreement or billed once for past months,"
+        in report
+    )

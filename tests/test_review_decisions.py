@@ -258,3 +258,59 @@ def test_a_bump_beyond_any_contract_is_refused_and_nothing_is_written(engine: En
     with reading(engine) as session:
         assert session.scalars(select(Decision)).all() == []
         assert session.scalars(select(AuditEvent)).all() == []
+
+
+def test_an_exclusion_on_review_applies_from_its_period_so_history_keeps_earlier_leakage(
+    engine: Engine, book: DbBook
+) -> None:
+    from mcc.reconciliation import history
+
+    book.count("m365", "t-acme", "users", "2026-02", 47)
+    decide(
+        engine,
+        APPROVER,
+        client_id=book.clients["Acme Dental"],
+        product_code="M365",
+        period="2026-03",
+        action="exclude",
+        entity_ids=[f"shared-{n}" for n in range(7)],
+        reason="shared mailboxes are not billed",
+        config=CONFIG,
+    )
+    with reading(engine) as session:
+        starts = {row.start for row in session.scalars(select(Exclusion))}
+    assert starts == {date(2026, 3, 1)}
+    march, february = gap(engine, "Acme Dental", "M365"), gap(engine, "Acme Dental", "M365", "2026-02")
+    assert (march["excluded_qty"], march["status"]) == (7, "match")
+    assert (february["excluded_qty"], february["status"], february["monthly_amount_cents"]) == (
+        0,
+        "under_billed",
+        7 * 2200,
+    )
+    months = history(engine, CONFIG, 2, today=TODAY).filter(pl.col("category") == "identity")
+    assert months.select("period", "leakage_cents").rows() == [("2026-02", 7 * 2200)]
+    # February's seats are still back-billable, so the gap waits for a decision on them
+    assert (march["back_bill_cents"], march["open"]) == (7 * 2200, True)
+
+
+def test_an_exclusion_may_start_earlier_but_not_after_its_period(engine: Engine, book: DbBook) -> None:
+    book.count("m365", "t-acme", "users", "2026-02", 47)
+    shared = [f"shared-{n}" for n in range(7)]
+    arguments = {
+        "client_id": book.clients["Acme Dental"],
+        "product_code": "M365",
+        "period": "2026-03",
+        "action": "exclude",
+        "entity_ids": shared,
+        "reason": "never billable",
+        "config": CONFIG,
+    }
+    with pytest.raises(MccError, match="must start by 2026-03-31, got 2026-04-01"):
+        decide(engine, APPROVER, effective_date=date(2026, 4, 1), **arguments)  # type: ignore[arg-type]
+    with reading(engine) as session:
+        assert session.scalars(select(Exclusion)).all() == []  # nothing half-written
+    decision = decide(engine, APPROVER, effective_date=date(2026, 2, 1), **arguments)  # type: ignore[arg-type]
+    assert decision.effective_date == date(2026, 2, 1)
+    february = gap(engine, "Acme Dental", "M365", "2026-02")
+    assert (february["excluded_qty"], february["status"]) == (7, "match")
+    assert gap(engine, "Acme Dental", "M365")["back_bill_cents"] == 0

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from mcc.context import open_context
+from store.installation import show_installation_id
 from store.migrate import upgrade
 
 db = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -17,7 +18,8 @@ def upgrade_command() -> None:
     context = open_context()
     upgrade(context.database_url)
     Console(stderr=True).print(
-        f"database is at the latest schema ({context.config.database_url.split('@')[-1]})"
+        f"database is at the latest schema ({context.config.database_url.split('@')[-1]}); "
+        f"installation id {show_installation_id(context.engine)}"
     )
 
 

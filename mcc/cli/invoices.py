@@ -83,7 +83,8 @@ def show(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
         )
     console.print(table)
     console.print(f"total {fmt(invoice.total_cents, invoice.currency)}")
-    for label, value in (("blocked", invoice.blocked_reason), ("error", invoice.last_error)):
+    problem = "warning" if invoice.status == "pushed" else "error"  # a pushed invoice keeps what differed
+    for label, value in (("blocked", invoice.blocked_reason), (problem, invoice.last_error)):
         if value:
             console.print(f"{label}: {value}")
 
@@ -184,11 +185,13 @@ def _print_table(rows: list[dict[str, object]], currency: str) -> None:
     table = Table("id", "client", "period", "status", "total", "lines", "remote", "note")
     for row in rows:
         note = row.get("blocked_reason") or row.get("last_error") or ""
+        if row.get("stale"):
+            note = f"stale: {row['stale']}; rebuild with `mcc invoices draft`" + (f"; {note}" if note else "")
         table.add_row(
             str(row["id"]),
             str(row["client"]),
             str(row["period"]),
-            str(row["status"]),
+            f"{row['status']} (stale)" if row.get("stale") else str(row["status"]),
             fmt(int(str(row["total_cents"])), currency),
             str(row["lines"]),
             str(row.get("remote_number") or row.get("remote_id") or ""),

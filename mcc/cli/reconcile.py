@@ -8,7 +8,6 @@ from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -90,6 +89,18 @@ def print_table(reconciliation: Reconciliation, console: Console) -> None:
         f"over-billed {fmt(totals['over_billed_monthly_cents'], currency)}/month, "
         f"unbilled time {fmt(totals['unbilled_time_cents'], currency)}"
     )
+    console.print(
+        "Open: leakage and back-bill no decision has dealt with yet. Decided: "
+        + ", ".join(
+            f"{label} {fmt(totals[f'{state}_monthly_cents'], currency)}/month"
+            f" + {fmt(totals[f'{state}_one_time_cents'], currency)} one-time"
+            for label, state in (
+                ("recovered", "recovered"),
+                ("written off", "written_off"),
+                ("deferred", "deferred"),
+            )
+        )
+    )
     if reconciliation.stale_sources:
         console.print(
             f"[bold yellow]Stale sources:[/] {', '.join(reconciliation.stale_sources)} (data older than twice their schedule)"
@@ -107,12 +118,7 @@ def reconcile_command(
     context = open_context()
     reconciliation = reconcile_period(context.reader, context.config, period)
     if client:
-        reconciliation.gaps = reconciliation.gaps.filter(
-            pl.col("client").str.to_lowercase() == client.strip().lower()
-        )
-        reconciliation.unbilled_time = reconciliation.unbilled_time.filter(
-            pl.col("client").str.to_lowercase() == client.strip().lower()
-        )
+        reconciliation = reconciliation.for_client(client)
     if format is Format.json:
         typer.echo(reconciliation.to_json_text())
     elif format is Format.csv:

@@ -40,7 +40,7 @@ def decide_command(
     period: str | None = typer.Option(None, "--period", help="YYYY-MM (default: this month)"),
     quantity: int | None = typer.Option(None, "--quantity", help="bump: the approved quantity"),
     from_date: str | None = typer.Option(
-        None, "--from", help="bump: effective date (default: the period's first day)"
+        None, "--from", help="bump or exclude: effective date (default: the period's first day)"
     ),
     note: str = typer.Option("", "--note", help="travels to the audit log and the invoice line"),
     entity: list[str] = typer.Option([], "--entity", help="exclude: an entity's external id (repeatable)"),

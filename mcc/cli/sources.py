@@ -73,7 +73,15 @@ def test_command(
 
     config = load_config()
     failed = 0
-    checks = onboarding.test_sources(config, list(name or []))
+    names = list(name or [])
+    # "accounting" names the accounting system; with no names it is checked after the sources.
+    want_accounting = config.accounting.kind != "file" and (not names or "accounting" in names)
+    names = [n for n in names if n != "accounting"]
+    checks = onboarding.test_sources(config, names) if names or not want_accounting or config.sources else []
+    if want_accounting:
+        from mcc.context import open_context
+
+        checks.append(onboarding.test_accounting(config, open_context().engine))
     for check in checks:
         mark = "ok  " if check.ok else "FAIL"
         typer.echo(f"{mark} {check.name} ({check.kind}, {check.seconds:.1f} s): {check.message}")

@@ -111,3 +111,39 @@ def test_review_approve_draft_push(demo: str) -> None:
         settle(page)
         page.get_by_text("In quickbooks as invoice").wait_for(timeout=30_000)
         page.screenshot(path=str(ROOT / "screenshots" / "e2e-pushed.png"))
+
+
+def _session_cookie(context) -> list[dict]:
+    return [cookie for cookie in context.cookies() if cookie["name"] == "mcc_session"]
+
+
+def _wait_until(condition, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_sign_out_then_reload_shows_the_sign_in_form(demo: str) -> None:
+    """On a shared screen, the next person must not get the last one's session back by reloading."""
+    from sandbox.demo import DEMO_PASSWORD
+
+    with browser() as chromium:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        sign_in(page, demo, "viewer", DEMO_PASSWORD)
+        assert _wait_until(lambda: bool(_session_cookie(context))), "signing in sets the cookie"
+        page.reload()
+        wait_for_app(page)
+        page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)  # the cookie signs a reload in
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        settle(page)
+        assert _wait_until(lambda: not _session_cookie(context)), "signing out drops the cookie"
+        page.reload()
+        wait_for_app(page)
+        page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        assert page.get_by_role("button", name="Sign out").count() == 0
+        context.close()

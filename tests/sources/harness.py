@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.autotask import AutotaskFake
 from sandbox.connectwise import ConnectWiseFake, addition, agreement
 from sandbox.datto_rmm import DattoRmmFake
 from sandbox.datto_saas import DattoSaasFake
 from sandbox.ebillity import EbillityFake
+from sandbox.halopsa import HaloPsaFake
 from sandbox.huntress import HuntressFake
 from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
@@ -456,7 +458,125 @@ def _connectwise_world() -> ConnectWiseFake:
     )
 
 
+def autotask_world() -> AutotaskFake:
+    """1,200 companies (three pages of 500), two active recurring contracts and one inactive, with a
+    service unit row per month for each contract service (so units span pages too)."""
+    companies = [{"id": 29680000 + n, "companyName": f"Client {n}", "isActive": n != 5} for n in range(1200)]
+    services = [{"id": 11, "name": "WS", "isActive": True}, {"id": 12, "name": "M365-BP", "isActive": True}]
+    contracts = [
+        {
+            "id": 300,
+            "companyID": 29680000,
+            "contractName": "Acme recurring",
+            "status": 1,
+            "contractType": 7,
+            "startDate": "2026-01-01T00:00:00",
+            "endDate": "2027-12-31T00:00:00",
+        },
+        {
+            "id": 301,
+            "companyID": 29680001,
+            "contractName": "Birch recurring",
+            "status": 1,
+            "contractType": 7,
+            "startDate": "2026-01-01T00:00:00",
+            "endDate": "2027-12-31T00:00:00",
+        },
+        {
+            "id": 302,
+            "companyID": 29680002,
+            "contractName": "Cedar old",
+            "status": 0,
+            "contractType": 7,
+            "startDate": "2025-01-01T00:00:00",
+            "endDate": "2025-12-31T00:00:00",
+        },
+    ]
+    units = []
+    next_id = 1
+    for contract, service, base in ((300, 11, 40), (300, 12, 25), (301, 11, 12), (302, 11, 99)):
+        for month in range(1, 13):
+            for copy in range(30):  # Autotask keeps one row per period; many periods make long listings
+                units.append(
+                    {
+                        "id": next_id,
+                        "contractID": contract,
+                        "contractServiceID": contract * 10 + service,
+                        "serviceID": service,
+                        "units": base + (month >= 11),
+                        "price": 45.0 if service == 11 else 22.0,
+                        "cost": None,
+                        "startDate": f"{2026 - (contract == 302)}-{month:02d}-01T00:00:00",
+                        "endDate": f"{2026 - (contract == 302)}-{month:02d}-28T00:00:00",
+                    }
+                )
+                next_id += 1
+                if copy:
+                    units[-1]["contractServiceID"] = contract * 10000 + service * 100 + copy
+    return AutotaskFake(
+        {"Companies": companies, "Services": services, "Contracts": contracts, "ContractServiceUnits": units},
+        username="api@msp.example",
+        secret="at-SECRET-7f8e",
+        integration_code="at-INTEGRATION-9a0b",
+    )
+
+
+def halopsa_world() -> HaloPsaFake:
+    """250 clients (three pages of 100, one inactive) and recurring invoices whose lines span pages."""
+    clients = [{"id": 40 + n, "name": f"Client {n}", "inactive": n == 7} for n in range(250)]
+    invoices = [
+        {
+            "id": 900 + n,
+            "client_id": 40 + n % 3,
+            "client_name": f"Client {n % 3}",
+            "invoicenumber": f"RI-{900 + n}",
+            "startdate": "2026-01-01T00:00:00",
+            "enddate": "1900-01-01T00:00:00",
+            "inactive": n == 200,
+            "lines": [
+                {
+                    "id": 1,
+                    "item_code": "WS",
+                    "qty_order": 10 + n % 5,
+                    "unit_price": 45.0,
+                    "unit_cost": 4.1,
+                    "item_shortdescription": "Managed workstation",
+                },
+                {"id": 2, "item_code": "M365-BP", "qty_order": 3, "unit_price": 22.0},
+            ],
+        }
+        for n in range(210)
+    ]
+    return HaloPsaFake(clients, invoices, client_id="halo-id-2c3d", client_secret="halo-SECRET-4e5f")
+
+
 VENDORS: dict[str, Harness] = {
+    "halopsa": Harness(
+        kind="halopsa",
+        make_fake=halopsa_world,
+        env={"CLIENT_ID": "halo-id-2c3d", "CLIENT_SECRET": "halo-SECRET-4e5f"},
+        paged_path="/api/RecurringInvoice",
+        expected={
+            ("40", "contract_lines"): 140,
+            ("41", "contract_lines"): 140,
+            ("42", "contract_lines"): 138,
+        },
+        extra_toml='auth_url = "{url}"',
+        secret_values=("halo-SECRET-4e5f",),
+        auth_path="/auth/token",
+    ),
+    "autotask": Harness(
+        kind="autotask",
+        make_fake=autotask_world,
+        env={
+            "SECRET": "at-SECRET-7f8e",
+            "USERNAME": "api@msp.example",
+            "INTEGRATION_CODE": "at-INTEGRATION-9a0b",
+        },
+        paged_path="/ATServicesRest/V1.0/ContractServiceUnits/query",
+        expected={("29680000", "contract_lines"): 60, ("29680001", "contract_lines"): 30},
+        secret_values=("at-SECRET-7f8e", "at-INTEGRATION-9a0b"),
+    ),
     "connectwise": Harness(
         kind="connectwise",
         make_fake=_connectwise_world,

@@ -1,7 +1,7 @@
 """QuickBooks Web Connector sessions
 
 Revision ID: qbd_sessions
-Revises: psa_contract_lines
+Revises: integrity_sessions
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import store.types
 
 revision: str = "qbd_sessions"
-down_revision: str | None = "psa_contract_lines"
+down_revision: str | None = "integrity_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
