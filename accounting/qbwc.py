@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from accounting.base import InvoiceDocument, OutcomeUnknown, RemoteInvoice
+from accounting.base import InvoiceDocument, OutcomeUnknown, Rejected, RemoteInvoice, check_lines
 from accounting.outbox import LEASE, Claim, PushResult, claim, new_owner, record_failure, record_success
 from accounting.qbd import (
     add_outcome,
@@ -62,6 +62,10 @@ def queue(engine: Engine, actor: Actor, invoice_id: int, *, company: str, due_da
     )
     if isinstance(taken, PushResult):
         return taken
+    try:
+        check_lines(taken.document)  # nothing inconsistent is ever handed to the Web Connector
+    except Rejected as error:
+        return record_failure(engine, actor, taken, error)
     with transaction(engine) as session:
         entry = session.get_one(OutboxEntry, taken.outbox_id)
         invoice = session.get_one(Invoice, entry.invoice_id)
