@@ -558,3 +558,22 @@ def test_a_customer_in_another_currency_and_lines_that_do_not_add_up_are_refused
     result = invoicing.push(engine, config, INVOICER, invoice_ids=[acme.id])
     assert [r.status for r in result] == ["failed"] and "was not sent" in (result[0].message or "")
     assert connector.poll().authenticate[1] == "none" and adds(company) == 1
+
+
+def test_sources_test_checks_the_web_connector_login_and_the_accounting_ids(
+    engine, config, monkeypatch
+) -> None:
+    monkeypatch.delenv("MCC_QBD_USERNAME", raising=False)
+    monkeypatch.delenv("MCC_QBD_PASSWORD", raising=False)
+    seed(engine, acme_accounting_id=ACME_LIST_ID, beta_accounting_id=None)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["sources", "test", "accounting"])
+    assert missing.exit_code == 1 and "MCC_QBD_USERNAME, MCC_QBD_PASSWORD" in missing.output
+    monkeypatch.setenv("MCC_QBD_USERNAME", USERNAME)
+    monkeypatch.setenv("MCC_QBD_PASSWORD", PASSWORD)
+    no_id = runner.invoke(app, ["sources", "test", "accounting"])
+    assert no_id.exit_code == 1 and "Beta Law: no accounting_id" in no_id.output
+    with transaction(engine) as session:
+        session.execute(update(Client).where(Client.name == "Beta Law").values(accounting_id="Beta Law"))
+    fine = runner.invoke(app, ["sources", "test", "accounting"])
+    assert fine.exit_code == 0 and "all 2 client(s) have an accounting id" in fine.output
