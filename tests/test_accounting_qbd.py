@@ -577,3 +577,41 @@ def test_sources_test_checks_the_web_connector_login_and_the_accounting_ids(
         session.execute(update(Client).where(Client.name == "Beta Law").values(accounting_id="Beta Law"))
     fine = runner.invoke(app, ["sources", "test", "accounting"])
     assert fine.exit_code == 0 and "all 2 client(s) have an accounting id" in fine.output
+
+
+def test_mcc_qbwc_serve_answers_a_web_connector_run(engine, config, company, monkeypatch) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    ids = queued(engine, config)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MCC_QBD_USERNAME": USERNAME, "MCC_QBD_PASSWORD": PASSWORD}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mcc", "qbwc", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/qbwc"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait until it listens
+            try:
+                assert b"Web Connector" in httpx.get(url, timeout=2).content
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "mcc qbwc serve did not start"
+                time.sleep(0.2)
+        connector = WebConnector(url, USERNAME, PASSWORD, company)
+        run = connector.poll()
+        connector.close()
+        assert run.closed == "OK: 2 invoice(s) written to QuickBooks Desktop"
+        assert {invoice(engine, i).status for i in ids.values()} == {"pushed"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
