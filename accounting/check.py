@@ -46,6 +46,8 @@ def check_customers(config: Config, engine: Engine) -> CustomerCheck:
             problems.append(f"{name}: {problem}")
         else:
             to_look_up.append((name, accounting_id))
+    if kind == "qbd":  # QuickBooks Desktop answers only when its Web Connector runs
+        return _desktop(clients, problems)
     try:
         with writer_for(config, engine, timeout=15.0) as writer:
             for name, accounting_id in to_look_up:
@@ -69,4 +71,25 @@ def check_customers(config: Config, engine: Engine) -> CustomerCheck:
         )
     return CustomerCheck(
         True, len(clients), f"connected to {title}; all {len(clients)} client(s) found as customers"
+    )
+
+
+def _desktop(clients: list[tuple[str, str | None]], problems: list[str]) -> CustomerCheck:
+    """MCC cannot call QuickBooks Desktop: each Web Connector run checks the customer (CustomerQueryRq)
+    before adding an invoice and names a missing one on it. Here only the ids themselves are checked."""
+    if problems:
+        listed = "; ".join(problems[:SHOWN]) + (
+            f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
+        )
+        return CustomerCheck(
+            False,
+            len(clients),
+            f"{len(problems)} of {len(clients)} client(s) cannot be invoiced: {listed}",
+            "set accounting_id to the customer's full name (or ListID) in QuickBooks and import the book again",
+        )
+    return CustomerCheck(
+        True,
+        len(clients),
+        f"all {len(clients)} client(s) have an accounting id; QuickBooks Desktop is reached through the Web "
+        "Connector, which checks each customer on its run (mcc qbwc serve)",
     )

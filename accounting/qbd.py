@@ -14,12 +14,22 @@ from decimal import Decimal
 from typing import Any
 from xml.etree import ElementTree
 
-from accounting.base import DocumentLine, InvoiceDocument, Rejected, RemoteInvoice, cents_from, decimal_amount
+from accounting.base import (
+    DocumentLine,
+    InvoiceDocument,
+    Rejected,
+    RemoteInvoice,
+    cents_from,
+    check_ours,
+    decimal_amount,
+    first_ours,
+)
 from mcc.errors import AccountingError
 
 # Unverified: 13.0 is accepted by every QuickBooks Desktop still supported (2014 and later, US editions);
 # the Web Connector's sendRequestXML tells the highest version the company supports, which MCC ignores.
 QBXML_VERSION = "13.0"
+VENDOR = "QuickBooks Desktop"
 REFERENCE_LENGTH = 11  # RefNumber on Desktop invoices
 DESCRIPTION_LENGTH = 4095  # Desc on an invoice line
 # A Desktop ListID: 8 hex digits, a dash, 10 digits (e.g. 80000001-1234567890).
@@ -215,17 +225,27 @@ def _text(element: ElementTree.Element, path: str) -> str | None:
     return found.text if found is not None and found.text is not None else None
 
 
-def remote_invoice(record: ElementTree.Element) -> RemoteInvoice:
-    """An InvoiceRet as the outbox records it: TxnID, RefNumber and the Subtotal QuickBooks computed."""
+def remote_invoice(record: ElementTree.Element, document: InvoiceDocument) -> RemoteInvoice:
+    """An InvoiceRet as the outbox records it: TxnID, RefNumber, the Subtotal QuickBooks computed, and
+    what `check_ours` compares (the customer in the form our accounting id uses, the lines)."""
     txn_id = _text(record, "TxnID")
     if not txn_id:
         raise AccountingError("QuickBooks returned an invoice without a TxnID")
     subtotal = _text(record, "Subtotal")
+    by_list_id = bool(LIST_ID.match(document.customer_id))
+    lines = tuple(
+        (Decimal(_text(line, "Quantity") or "1"), cents_from(_text(line, "Amount") or "0"))
+        for line in record.findall("InvoiceLineRet")
+    )
     return RemoteInvoice(
         remote_id=txn_id,
         number=_text(record, "RefNumber"),
         total_cents=cents_from(subtotal) if subtotal is not None else None,
         raw={"EditSequence": _text(record, "EditSequence"), "TxnNumber": _text(record, "TxnNumber")},
+        customer_id=_text(record, "CustomerRef/ListID" if by_list_id else "CustomerRef/FullName"),
+        reference=_text(record, "RefNumber"),
+        net_cents=cents_from(subtotal) if subtotal is not None else None,
+        lines=lines or None,
     )
 
 
@@ -257,9 +277,10 @@ def check_outcome(found: dict[str, Answer], document: InvoiceDocument) -> Remote
     if invoice is None:
         raise AccountingError("QuickBooks did not answer the InvoiceQueryRq; nothing was added")
     if invoice.code == 0 and invoice.records:
-        for record in invoice.records:
-            if _text(record, "RefNumber") == document.reference:
-                return remote_invoice(record)
+        candidates = [remote_invoice(record, document) for record in invoice.records]
+        ours = first_ours(document, [c for c in candidates if c.reference == document.reference])
+        if ours is not None:
+            return check_ours(VENDOR, document, ours)
     elif not invoice.ok:
         raise error_for(invoice, document)
     customer = found.get("CustomerQuery")
@@ -269,6 +290,7 @@ def check_outcome(found: dict[str, Answer], document: InvoiceDocument) -> Remote
             f"QuickBooks Desktop has no customer {document.customer_id!r}; set the client's accounting id "
             "to the customer's name (or ListID) in QuickBooks"
         )
+    _check_currency(customer.records[0], document)
     wanted = {line.item_code for line in document.lines}
     items = found.get("ItemQuery")
     known: set[str] = set()
@@ -294,7 +316,31 @@ def add_outcome(found: dict[str, Answer], document: InvoiceDocument) -> RemoteIn
         raise error_for(added, document)
     if not added.records:
         raise AccountingError("QuickBooks answered the InvoiceAddRq without the invoice")
-    return remote_invoice(added.records[0])
+    return check_ours(VENDOR, document, remote_invoice(added.records[0], document))
+
+
+# Unverified: Desktop names currencies (CurrencyRef FullName) rather than giving ISO codes; these are the
+# names of its built-in currency list. A customer in another, unlisted currency is not checked.
+CURRENCY_NAMES = {
+    "US Dollar": "USD",
+    "Canadian Dollar": "CAD",
+    "British Pound Sterling": "GBP",
+    "Euro": "EUR",
+    "Australian Dollar": "AUD",
+    "New Zealand Dollar": "NZD",
+}
+
+
+def _check_currency(customer: ElementTree.Element, document: InvoiceDocument) -> None:
+    """A multicurrency company gives each customer a currency: it must be the invoice's."""
+    name = _text(customer, "CurrencyRef/FullName")
+    code = CURRENCY_NAMES.get(name or "")
+    if code is not None and code != document.currency:
+        raise Rejected(
+            f"QuickBooks Desktop customer {document.customer_id!r} is billed in {name} ({code}), but MCC "
+            f"invoice {document.invoice_id} for {document.customer_name} is in {document.currency}; nothing "
+            "was sent — change the currency in mcc.toml or the customer in QuickBooks"
+        )
 
 
 # --- the document between polls -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from accounting.base import InvoiceDocument, OutcomeUnknown, RemoteInvoice
+from accounting.base import InvoiceDocument, OutcomeUnknown, Rejected, RemoteInvoice, check_lines
 from accounting.outbox import LEASE, Claim, PushResult, claim, new_owner, record_failure, record_success
 from accounting.qbd import (
     add_outcome,
@@ -62,6 +62,10 @@ def queue(engine: Engine, actor: Actor, invoice_id: int, *, company: str, due_da
     )
     if isinstance(taken, PushResult):
         return taken
+    try:
+        check_lines(taken.document)  # nothing inconsistent is ever handed to the Web Connector
+    except Rejected as error:
+        return record_failure(engine, actor, taken, error)
     with transaction(engine) as session:
         entry = session.get_one(OutboxEntry, taken.outbox_id)
         invoice = session.get_one(Invoice, entry.invoice_id)
@@ -169,10 +173,7 @@ class WebConnectorService:
         job = self._job(ticket)
         if job is None:
             return self._nothing_to_send(ticket)
-        if not self._renew(job):
-            self._drop(
-                job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session"
-            )
+        if not self._still_ours(job):
             return ""
         prefix = f"mcc-{job.outbox_id}"
         return (
@@ -337,11 +338,16 @@ class WebConnectorService:
             )
             return bool(getattr(changed, "rowcount", 0))
 
+    def _still_ours(self, job: Job) -> bool:
+        """Renew the lease; if another session took the invoice over meanwhile, this one lets go of it
+        without sending or recording anything (the other session looks it up before any add)."""
+        if self._renew(job):
+            return True
+        self._drop(job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session")
+        return False
+
     def _to_add(self, job: Job) -> int:
-        if not self._renew(job):
-            self._drop(
-                job, f"invoice {job.document.invoice_id} was taken over by another Web Connector session"
-            )
+        if not self._still_ours(job):
             return self._progress(job.session_id)
         with transaction(self.engine) as session:
             row = session.get_one(QbwcSession, job.session_id)
@@ -363,12 +369,16 @@ class WebConnectorService:
         self._clear(job.session_id, error)
 
     def _succeeded(self, job: Job, remote: RemoteInvoice) -> None:
+        if not self._still_ours(job):
+            return
         record_success(self.engine, self._actor(job), job.claim(), remote)
         self._clear(job.session_id, written=1)
 
     def _failed(self, job: Job, error: MccError) -> None:
         if not isinstance(error, AccountingError):
             error = AccountingError(str(error))
+        if not self._still_ours(job):
+            return
         log.warning("QuickBooks Desktop push of invoice %s failed: %s", job.document.invoice_id, error)
         record_failure(self.engine, self._actor(job), job.claim(), error)
         self._clear(job.session_id, f"invoice {job.document.invoice_id}: {error}")

@@ -263,12 +263,14 @@ class Api:
         self.client = client
         self.request_count = 0
         self.page_count = 0
+        self.last_response: httpx.Response | None = None  # for paginators that read headers (Link)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         self.request_count += 1
         where = f"{method} {_path(url)}"
         try:
             response = self.client.request(method, url, **kwargs)
+            self.last_response = response
         except httpx.TimeoutException:
             raise SourceError(f"{self.name}: {where} timed out after retries") from None
         except httpx.TransportError as error:

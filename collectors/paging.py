@@ -140,7 +140,7 @@ class PageNumber:
         size: int = 200,
         page_param: str = "page",
         size_param: str = "size",
-        total_pages_path: str = "page.totalPages",
+        total_pages_path: str | None = "page.totalPages",
         first_page: int = 0,
     ):
         self.items_key, self.size, self.page_param, self.size_param = items_key, size, page_param, size_param
@@ -156,7 +156,7 @@ class PageNumber:
         self, payload: Any, items: list[Any], url: str, params: dict[str, Any]
     ) -> tuple[str, dict[str, Any]] | None:
         page = int(params[self.page_param])
-        total = dig(payload, self.total_pages_path)
+        total = dig(payload, self.total_pages_path) if self.total_pages_path else None
         done = page + 1 - self.first_page >= int(total) if total is not None else len(items) < self.size
         return None if done or not items else (url, {**params, self.page_param: page + 1})
 

@@ -26,6 +26,7 @@ def _load() -> None:
         native,
         ninjaone,
         pax8,
+        rest,
         sentinelone,
     )
 

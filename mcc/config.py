@@ -8,7 +8,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcc.errors import ConfigError
@@ -49,6 +58,7 @@ class SourceConfig(BaseModel):
     group: str | None = None  # m365: the group whose members feed `group_members`
     offline_days: int = 30  # RMM: devices silent longer than this are flagged as exclusion candidates
     rate_limit_per_minute: int | None = None  # override the vendor's documented limit
+    rest: dict[str, Any] | None = None  # kind "rest": the declared API (collectors/rest.py)
 
     @field_validator("kind")
     @classmethod
@@ -58,6 +68,18 @@ class SourceConfig(BaseModel):
         if value not in SOURCE_KINDS:
             raise ValueError(f"unknown kind {value!r}; expected one of {', '.join(sorted(SOURCE_KINDS))}")
         return value
+
+    @model_validator(mode="after")
+    def _rest_declaration(self) -> SourceConfig:
+        if self.kind == "rest":
+            from collectors.rest import parse_spec
+
+            if self.rest is None:
+                raise ValueError('kind "rest" needs a [sources.rest] table (see docs/sources/rest.md)')
+            parse_spec(self.rest, self.name)
+        elif self.rest is not None:
+            raise ValueError(f'rest: only kind = "rest" takes a [sources.rest] table, not {self.kind!r}')
+        return self
 
     @field_validator("schedule")
     @classmethod
@@ -93,7 +115,9 @@ class SourceConfig(BaseModel):
 
     def secrets(self) -> dict[str, SecretStr]:
         """The credentials this kind needs, from the environment (or MCC_SECRETS_DIR files)."""
-        return read_secrets(self.name, self.collector.secret_keys, self.collector.optional_secret_keys)
+        keys_for = getattr(self.collector, "secret_keys_for", None)
+        required = keys_for(self.rest) if keys_for is not None else self.collector.secret_keys
+        return read_secrets(self.name, required, self.collector.optional_secret_keys)
 
 
 class AccountingConfig(BaseModel):

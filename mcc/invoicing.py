@@ -389,7 +389,7 @@ def push(
 
         queued = []
         for invoice_id in ids:  # the Web Connector fetches them on its next poll
-            result = queue(
+            result = _refuse_stale(engine, invoice_id) or queue(
                 engine, actor, invoice_id, company=company_of(config), due_days=config.accounting.due_days
             )
             queued.append(result)

@@ -31,6 +31,7 @@ ACCOUNTING_TITLES = {
     "xero": "Xero",
     "sage": "Sage Business Cloud Accounting",
     "file": "file export",
+    "qbd": "QuickBooks Desktop",
 }
 ACCOUNTING_SECRET_KEYS = ("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN")
 
@@ -71,6 +72,22 @@ def accounting_env(kind: str) -> list[EnvVar]:
     """The credentials of the accounting target (none for a file export)."""
     if kind == "file":
         return []
+    if kind == "qbd":  # no API credentials: the Web Connector logs in to `mcc qbwc serve`
+        present = _set_keys(kind, ("USERNAME", "PASSWORD"))
+        return [
+            EnvVar(
+                env_var(kind, "USERNAME"),
+                "the Web Connector's user name for mcc qbwc serve",
+                True,
+                "USERNAME" in present,
+            ),
+            EnvVar(
+                env_var(kind, "PASSWORD"),
+                "the Web Connector's password for mcc qbwc serve",
+                True,
+                "PASSWORD" in present,
+            ),
+        ]
     present = _set_keys(kind, ACCOUNTING_SECRET_KEYS)
     title = ACCOUNTING_TITLES.get(kind, kind)
     purposes = {

@@ -82,6 +82,7 @@ class DesktopCompany:
     customers: dict[str, str] = field(default_factory=dict)
     items: list[str] = field(default_factory=list)
     invoices: list[DesktopInvoice] = field(default_factory=list)
+    currencies: dict[str, str] = field(default_factory=dict)  # ListID -> currency name (multicurrency on)
     requests: list[str] = field(default_factory=list)  # every request name handled, in order
     lose_answer_to: str | None = None  # a request name: its message is processed, the answer never arrives
     hresult_next: tuple[str, str] | None = None
@@ -158,7 +159,14 @@ class DesktopCompany:
             wanted = _text(element, "ListID") or _text(element, "FullName") or ""
             message = f'The query request has not been fully completed. There was a required element ("{wanted}") that could not be found in QuickBooks.'
             return self._status(name, request_id, 500, message), False
-        body = f"<CustomerRet><ListID>{found[0]}</ListID><Name>{_escape(found[1])}</Name><FullName>{_escape(found[1])}</FullName></CustomerRet>"
+        currency = self.currencies.get(found[0])
+        currency_ref = (
+            f"<CurrencyRef><FullName>{_escape(currency)}</FullName></CurrencyRef>" if currency else ""
+        )
+        body = (
+            f"<CustomerRet><ListID>{found[0]}</ListID><Name>{_escape(found[1])}</Name>"
+            f"<FullName>{_escape(found[1])}</FullName>{currency_ref}</CustomerRet>"
+        )
         return self._status(name, request_id, 0, "Status OK", body), False
 
     def _item_query(self, name: str, request_id: str, element: ElementTree.Element) -> tuple[str, bool]:

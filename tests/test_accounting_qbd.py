@@ -23,7 +23,7 @@ from accounting.soap import serve_in_thread
 from mcc import invoicing
 from mcc.cli import app
 from mcc.config import Config
-from sandbox.quickbooks_desktop import DesktopCompany, WebConnector
+from sandbox.quickbooks_desktop import DesktopCompany, DesktopInvoice, WebConnector
 from store.db import make_engine, reading, transaction
 from store.models import AuditEvent, Client, Contract, Invoice, OutboxEntry, Product, QbwcSession, TimeEntry
 from store.types import utcnow
@@ -345,36 +345,46 @@ def _two_connectors_at_once(engine: Engine, config: Config, url: str, company: D
     first.call("closeConnection", ticket=ticket_a)
     second.call("closeConnection", ticket=ticket_b)
     assert len(company.invoices) == 2 and {invoice(engine, i).status for i in ids.values()} == {"pushed"}
-    # and racing in threads on a fresh batch: every invoice once
-    with transaction(engine) as session:
-        session.execute(update(Invoice).values(status="approved", revision=Invoice.revision + 1))
-    invoicing.push(engine, config, INVOICER, period=PERIOD)
+    for web_connector in (first, second):
+        web_connector.close()
+
+
+def _connectors_racing(engine: Engine, config: Config, url: str, company: DesktopCompany) -> None:
+    """Four Web Connectors polling at the same moment in threads: every invoice once."""
+    ids = queued(engine, config)
     connectors = [WebConnector(url, USERNAME, PASSWORD, company) for _ in range(4)]
     threads = [threading.Thread(target=c.poll) for c in connectors]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert adds(company) == 4 and len({i.ref_number for i in company.invoices}) == 4
+    assert adds(company) == 2 and len({i.ref_number for i in company.invoices}) == 2
+    assert company.totals() == {"Acme Dental": ACME_TOTAL, "Beta Law": BETA_TOTAL}
     assert {invoice(engine, i).status for i in ids.values()} == {"pushed"}
-    for web_connector in (first, second, *connectors):
+    for web_connector in connectors:
         web_connector.close()
 
 
-def test_two_connectors_at_once_write_each_invoice_once(engine, config, url, company) -> None:
-    _two_connectors_at_once(engine, config, url, company)
+@pytest.mark.parametrize(
+    "scenario", [_two_connectors_at_once, _connectors_racing], ids=["interleaved", "threads"]
+)
+def test_two_connectors_at_once_write_each_invoice_once(engine, config, url, company, scenario) -> None:
+    scenario(engine, config, url, company)
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "scenario", [_two_connectors_at_once, _connectors_racing], ids=["interleaved", "threads"]
+)
 def test_two_connectors_at_once_write_each_invoice_once_on_postgresql(
-    postgres_url, write_config, monkeypatch, company
+    postgres_url, write_config, monkeypatch, company, scenario
 ) -> None:
     monkeypatch.setenv("MCC_DATABASE_URL", postgres_url)
     config = write_config(TOML)
     engine = make_engine(postgres_url)
     try:
         for url in _serve(engine, config):
-            _two_connectors_at_once(engine, config, url, company)
+            scenario(engine, config, url, company)
     finally:
         engine.dispose()
 
@@ -456,6 +466,23 @@ def test_a_session_that_lost_its_lease_sends_nothing_more(engine, config, compan
     assert slow.send(ticket) == ""  # no add without a live lease
     assert "taken over by another Web Connector session" in slow.call("getLastError", ticket=ticket)
     assert adds(company) == 1 and invoice(engine, ids["Acme Dental"]).status == "pushed"
+    # nor does a late answer of a session that lost its lease change what the new owner holds
+    stalled = WebConnector(url, USERNAME, PASSWORD, company)
+    invoicing.push(engine, config, INVOICER, invoice_ids=[ids["Beta Law"]])
+    ticket, _ = stalled.call("authenticate", strUserName=USERNAME, strPassword=PASSWORD)
+    request = stalled.send(ticket)
+    expire_leases(engine)
+    taker = WebConnector(url, USERNAME, PASSWORD, company)
+    taker_ticket, _ = taker.call("authenticate", strUserName=USERNAME, strPassword=PASSWORD)
+    company.fail_next("CustomerQuery", 3260, "Insufficient permission level to perform this action.")
+    assert stalled.answer(ticket, request) == 100  # dropped: not recorded as a rejection
+    assert invoice(engine, ids["Beta Law"]).status == "pushing"
+    assert "taken over" in stalled.call("getLastError", ticket=ticket)
+    assert taker.answer(taker_ticket, taker.send(taker_ticket)) == 50
+    assert taker.answer(taker_ticket, taker.send(taker_ticket)) == 100
+    assert invoice(engine, ids["Beta Law"]).status == "pushed" and adds(company) == 2
+    for web_connector in (stalled, taker):
+        web_connector.close()
     slow.close()
     fast.close()
 
@@ -489,3 +516,102 @@ def test_the_invoices_page_shows_the_wait_and_then_the_push(
     connector.poll()
     (done,) = shown()
     assert "pushed" in done and WAITING not in done and company.totals() == {"Acme Dental": 12 * 4500}
+
+
+def test_an_invoice_under_our_reference_for_another_customer_is_not_taken_as_ours(
+    engine, config, company, connector
+) -> None:
+    ids = queued(engine, config)
+    with reading(engine) as session:
+        key = session.scalars(
+            select(OutboxEntry.idempotency_key).where(OutboxEntry.invoice_id == ids["Acme Dental"])
+        ).one()
+    reference = qbd.desktop_reference(ids["Acme Dental"], key)
+    company.invoices.append(
+        DesktopInvoice(
+            "FF-1767225600", "80000002-1234567890", "Beta Law", reference, "2026-03-01", [], Decimal(0)
+        )
+    )
+    connector.poll()
+    acme = invoice(engine, ids["Acme Dental"])
+    assert acme.status == "failed" and "is not MCC invoice" in (acme.last_error or "")
+    assert adds(company) == 1  # Beta only; the look-alike was neither recorded nor duplicated
+    invoicing.push(engine, config, INVOICER, invoice_ids=[acme.id])  # a new key, so a new reference
+    connector.poll()
+    pushed = invoice(engine, acme.id)
+    assert pushed.status == "pushed" and pushed.remote_number != reference and adds(company) == 2
+
+
+def test_a_customer_in_another_currency_and_lines_that_do_not_add_up_are_refused(
+    engine, config, company, connector
+) -> None:
+    ids = queued(engine, config)
+    company.currencies[ACME_LIST_ID] = "Canadian Dollar"
+    connector.poll()
+    acme = invoice(engine, ids["Acme Dental"])
+    assert acme.status == "failed" and "billed in Canadian Dollar (CAD)" in (acme.last_error or "")
+    assert adds(company) == 1
+    with transaction(engine) as session:  # a line whose amount is not quantity × price
+        line = session.get_one(Invoice, acme.id).lines[0]
+        line.amount_cents += 1
+        session.get_one(Invoice, acme.id).total_cents += 1
+    result = invoicing.push(engine, config, INVOICER, invoice_ids=[acme.id])
+    assert [r.status for r in result] == ["failed"] and "was not sent" in (result[0].message or "")
+    assert connector.poll().authenticate[1] == "none" and adds(company) == 1
+
+
+def test_sources_test_checks_the_web_connector_login_and_the_accounting_ids(
+    engine, config, monkeypatch
+) -> None:
+    monkeypatch.delenv("MCC_QBD_USERNAME", raising=False)
+    monkeypatch.delenv("MCC_QBD_PASSWORD", raising=False)
+    seed(engine, acme_accounting_id=ACME_LIST_ID, beta_accounting_id=None)
+    runner = CliRunner()
+    missing = runner.invoke(app, ["sources", "test", "accounting"])
+    assert missing.exit_code == 1 and "MCC_QBD_USERNAME, MCC_QBD_PASSWORD" in missing.output
+    monkeypatch.setenv("MCC_QBD_USERNAME", USERNAME)
+    monkeypatch.setenv("MCC_QBD_PASSWORD", PASSWORD)
+    no_id = runner.invoke(app, ["sources", "test", "accounting"])
+    assert no_id.exit_code == 1 and "Beta Law: no accounting_id" in no_id.output
+    with transaction(engine) as session:
+        session.execute(update(Client).where(Client.name == "Beta Law").values(accounting_id="Beta Law"))
+    fine = runner.invoke(app, ["sources", "test", "accounting"])
+    assert fine.exit_code == 0 and "all 2 client(s) have an accounting id" in fine.output
+
+
+def test_mcc_qbwc_serve_answers_a_web_connector_run(engine, config, company, monkeypatch) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    ids = queued(engine, config)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MCC_QBD_USERNAME": USERNAME, "MCC_QBD_PASSWORD": PASSWORD}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mcc", "qbwc", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/qbwc"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait until it listens
+            try:
+                assert b"Web Connector" in httpx.get(url, timeout=2).content
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "mcc qbwc serve did not start"
+                time.sleep(0.2)
+        connector = WebConnector(url, USERNAME, PASSWORD, company)
+        run = connector.poll()
+        connector.close()
+        assert run.closed == "OK: 2 invoice(s) written to QuickBooks Desktop"
+        assert {invoice(engine, i).status for i in ids.values()} == {"pushed"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

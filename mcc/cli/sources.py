@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -64,14 +64,51 @@ def list_command() -> None:
     console.print(f"app: {_env_text(onboarding.app_env()).replace(chr(10), ', ')}")
 
 
+def _dry_run(config: Any, name: str) -> None:
+    """The first page of a declared REST source, as records: what the declaration makes of it."""
+    from rich.markup import escape
+
+    from collectors.records import Count, Entity, Org
+    from mcc.errors import ConfigError
+
+    source = config.source(name)
+    collector = source.collector(source, source.secrets())
+    first_page = getattr(collector, "first_page", None)
+    if first_page is None:
+        raise ConfigError(
+            f'--dry-run reads a declared REST source (kind = "rest"); {name!r} is {source.kind}'
+        )
+    api = collector.open_api()
+    try:
+        records = first_page(api)
+    finally:
+        api.close()
+    console = Console()
+    console.print(f"{escape(name)}: {len(records)} record(s) from the first page")
+    for record in records[:50]:
+        if isinstance(record, Org):
+            console.print(f"  organisation {escape(record.external_id)} {escape(record.name)}")
+        elif isinstance(record, (Count, Entity)):
+            attrs = ", ".join(f"{key}={value}" for key, value in record.attrs)
+            what = f"{record.quantity} ×" if isinstance(record, Count) else f"1 × ({escape(record.name)})"
+            console.print(f"  {escape(record.org)} {record.metric} {what} {escape(attrs)}")
+
+
 @sources.command("test")
 def test_command(
     name: list[str] = typer.Argument(None, help="Source name(s); default: every enabled source."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help='kind = "rest": show the first page\'s records as MCC would count them.'
+    ),
 ) -> None:
     """Get a token and read the organisations of each source; exit status 1 if any failed."""
     from mcc import onboarding
 
     config = load_config()
+    if dry_run:
+        for source_name in name or []:
+            _dry_run(config, source_name)
+        return
     failed = 0
     names = list(name or [])
     # "accounting" names the accounting system; with no names it is checked after the sources.

@@ -21,6 +21,7 @@ from sandbox.huntress import HuntressFake
 from sandbox.m365 import GraphFake
 from sandbox.ninjaone import NinjaOneFake
 from sandbox.pax8 import Pax8Fake
+from sandbox.rest_examples import acronis_world, auvik_world, itglue_world
 from sandbox.sentinelone import SentinelOneFake
 from sandbox.server import Fake
 
@@ -35,6 +36,7 @@ class Harness:
     extra_toml: str = ""  # kind-specific settings, e.g. auth_url = "{url}"
     secret_values: tuple[str, ...] = field(default=())  # strings that must never reach a log line
     auth_path: str = ""  # the token endpoint, for "bad credentials" checks; empty for static keys
+    golden: str = ""  # the golden file's name when several entries share a kind (declared REST sources)
 
 
 def _ninja_world() -> NinjaOneFake:
@@ -550,7 +552,57 @@ def halopsa_world() -> HaloPsaFake:
     return HaloPsaFake(clients, invoices, client_id="halo-id-2c3d", client_secret="halo-SECRET-4e5f")
 
 
+def _rest_declaration(name: str) -> str:
+    """The worked example's `[sources.rest]` table from docs/sources/rest.md, as users copy it."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sources" / "rest.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", doc, flags=re.S) if f'name = "{name}"' in b)
+    return block[block.index("[sources.rest]") :]
+
+
 VENDORS: dict[str, Harness] = {
+    "rest-acronis": Harness(
+        kind="rest",
+        make_fake=acronis_world,
+        env={"CLIENT_ID": "acronis-id-1a", "CLIENT_SECRET": "acronis-SECRET-2b"},
+        paged_path="/api/2/resources",
+        expected={
+            ("tenant-0", "workloads"): 69,
+            ("tenant-1", "workloads"): 69,
+            ("tenant-2", "workloads"): 69,
+        },
+        extra_toml='auth_url = "{url}"\n'
+        + _rest_declaration("acronis").replace("{", "{{").replace("}", "}}"),
+        secret_values=("acronis-SECRET-2b",),
+        auth_path="/api/2/idp/token",
+        golden="rest-acronis",
+    ),
+    "rest-auvik": Harness(
+        kind="rest",
+        make_fake=auvik_world,
+        env={"PASSWORD": "auvik-KEY-3c4d", "USERNAME": "api@msp.example"},
+        paged_path="/v1/inventory/device/info",
+        expected={("5000", "network_devices"): 75, ("5001", "network_devices"): 75},
+        extra_toml=_rest_declaration("auvik").replace("{", "{{").replace("}", "}}"),
+        secret_values=("auvik-KEY-3c4d",),
+        golden="rest-auvik",
+    ),
+    "rest-itglue": Harness(
+        kind="rest",
+        make_fake=itglue_world,
+        env={"API_KEY": "itglue-KEY-5e6f"},
+        paged_path="/configurations",
+        expected={
+            ("90", "configurations"): 27,
+            ("91", "configurations"): 27,
+            ("92", "configurations"): 28,
+            ("93", "configurations"): 28,
+        },
+        extra_toml=_rest_declaration("itglue").replace("{", "{{").replace("}", "}}"),
+        golden="rest-itglue",
+    ),
     "halopsa": Harness(
         kind="halopsa",
         make_fake=halopsa_world,
