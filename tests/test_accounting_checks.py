@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from accounting.base import DocumentLine, InvoiceDocument, RemoteInvoice
+from accounting.base import DocumentLine, InvoiceDocument, NotOurInvoice, RemoteInvoice, check_ours
 from accounting.outbox import pushed_warning
 from mcc import invoicing
 from mcc.cli import app
@@ -364,3 +364,42 @@ def test_the_invoices_page_shows_a_pushed_invoices_difference_as_a_warning(
         f"Pushed, but the accounting system differs: {warning}"
     ]
     assert not [e.value for e in at.error if "differs" in e.value]
+
+
+def test_a_vendor_rounding_a_half_cent_line_its_own_way_is_still_our_invoice_and_is_flagged() -> None:
+    """1.25 h × 150.02 = 187.525: MCC rounds half away from zero (187.53); a vendor rounding half to even
+    records 187.52. That invoice is ours — refusing it would make the next push a duplicate — and the
+    difference is kept on it; a difference of more than a cent a line is another invoice."""
+    document = InvoiceDocument(
+        invoice_id=9,
+        idempotency_key="k" * 64,
+        reference="MCC-9-kkkkkkkk",
+        customer_id="58",
+        customer_name="Acme Dental",
+        period=PERIOD,
+        invoice_date=date(2026, 3, 31),
+        due_date=date(2026, 4, 30),
+        currency="USD",
+        lines=(DocumentLine("time", "LABOR", "Dana", Decimal("1.25"), 15002, 18753),),
+        total_cents=18753,
+    )
+    rounded_to_even = RemoteInvoice(
+        "130",
+        "1001",
+        18752,
+        customer_id="58",
+        reference="MCC-9-kkkkkkkk",
+        net_cents=18752,
+        lines=((Decimal("1.25"), 18752),),
+    )
+    assert check_ours("QuickBooks Online", document, rounded_to_even) is rounded_to_even
+    assert pushed_warning(document, rounded_to_even, 18753) == (
+        "the accounting system's total (187.52) differs from the draft's (187.53); check tax and rounding "
+        "settings there; the accounting system changed lines: line 1 (LABOR) recorded as 1.25 for 187.52, "
+        "sent as 1.25 for 187.53"
+    )
+    two_cents_off = RemoteInvoice(
+        "131", "1002", 18751, customer_id="58", reference="MCC-9-kkkkkkkk", net_cents=18751
+    )
+    with pytest.raises(NotOurInvoice, match="net total 187.51 is not 187.53"):
+        check_ours("QuickBooks Online", document, two_cents_off)
