@@ -410,6 +410,19 @@ GUIDES: dict[str, Guide] = {
         ),
         example_base_url="https://yourcompany.halopsa.com",
     ),
+    "rest": Guide(
+        example_base_url="https://api.example.com",
+        extra=(
+            "# The API to read, declared: every key and three worked examples in docs/sources/rest.md.",
+            "[sources.rest]",
+            'path = "/v1/devices"',
+            'auth = { type = "bearer" }',
+            'paginator = { type = "page", page_param = "page", size_param = "per_page", size = 100 }',
+            'records = "items"',
+            'org = "organization_id"',
+            'metrics = [{ name = "devices" }]',
+        ),
+    ),
     "connectwise": Guide(
         regional=True,
         hosts=(
@@ -566,6 +579,7 @@ def _source_block(choice: SourceChoice, brief: bool = False) -> list[str]:
             *_schedule_lines(collector),
             "# false keeps the entry but stops reading it.",
             "# enabled = true",
+            *guide.extra,
         ]
     auth_default = collector.default_auth_url or guide.auth_url
     if auth_default:

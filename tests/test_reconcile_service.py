@@ -268,8 +268,11 @@ def test_time_without_a_rate_is_priced_at_the_time_product(engine: Engine) -> No
     assert result.totals["unbilled_hours_x100"] == 150
 
 
-def test_cli_totals_and_the_client_report_follow_the_decisions(engine: Engine, write_config) -> None:
+def test_cli_totals_and_the_client_report_follow_the_decisions(
+    engine: Engine, write_config, cli_user
+) -> None:
     config = write_config(SOURCES)
+    cli_user()
     book = seed(engine)
     book.client("Birch Law", ninja="13")
     book.contract("Birch Law", "WS", 10, date(2025, 1, 1))

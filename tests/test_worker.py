@@ -185,8 +185,10 @@ def test_entities_and_orgs_keep_first_seen_and_advance_last_seen(
 def test_every_kind_gets_one_job_per_stream_on_its_own_schedule(write_config, engine: Engine) -> None:
     from collectors.registry import SOURCE_KINDS
 
+    rest = '[sources.rest]\npath = "/x"\nauth = { type = "bearer" }\npaginator = { type = "single" }\norg = "o"\nmetrics = [{ name = "things" }]\n'
     body = "".join(
-        f'[[sources]]\nname = "k{n}"\nkind = "{kind}"\n' for n, kind in enumerate(sorted(SOURCE_KINDS))
+        f'[[sources]]\nname = "k{n}"\nkind = "{kind}"\n' + (rest if kind == "rest" else "")
+        for n, kind in enumerate(sorted(SOURCE_KINDS))
     )
     config = write_config(body)
     now = datetime.now(UTC)
