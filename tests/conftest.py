@@ -101,7 +101,9 @@ def postgres_server() -> Iterator[str]:
         return
     server = ThrowawayPostgres()
     if not server.available:
-        pytest.fail("PostgreSQL is not installed: sudo apt-get install -y postgresql (make test does it as root)")
+        pytest.fail(
+            "PostgreSQL is not installed: sudo apt-get install -y postgresql (make test does it as root)"
+        )
     try:
         yield server.start()
     finally:
