@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Integer, and_, func, literal, or_, select
+from sqlalchemy import URL, Connection, Integer, Select, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from reconcile import schemas as s
@@ -34,6 +34,49 @@ from store.models import (
 
 def _frame(rows: Iterable[Sequence[Any]], schema: s.Schema) -> pl.DataFrame:
     return pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+
+
+def _to_schema(frame: pl.DataFrame, schema: s.Schema) -> pl.DataFrame:
+    """Columns renamed in order to `schema` and cast to it (SQLite hands dates over as ISO text)."""
+    frame = frame.rename(dict(zip(frame.columns, schema, strict=True)))
+    return frame.select(
+        pl.col(name).str.to_date("%Y-%m-%d")
+        if dtype == pl.Date and frame.schema[name] == pl.String
+        else pl.col(name).cast(dtype)
+        for name, dtype in schema.items()
+    )
+
+
+def _adbc_connect(url: URL) -> Any | None:
+    """An Arrow-native connection to the same database as `url`, where its ADBC driver applies."""
+    backend = url.get_backend_name()
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        import adbc_driver_sqlite.dbapi
+
+        return adbc_driver_sqlite.dbapi.connect(f"file:{url.database}?mode=ro")
+    if backend == "postgresql":
+        import adbc_driver_postgresql.dbapi
+
+        return adbc_driver_postgresql.dbapi.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+    return None
+
+
+def columnar(session: Session, statement: Select[*tuple[Any, ...]], schema: s.Schema) -> pl.DataFrame:
+    """The rows of `statement` as a frame of `schema`, read straight into Arrow (no Python row per result).
+
+    The large reads (the monthly rollup) go through the database's ADBC driver on a connection of its
+    own; an in-memory SQLite database, which no second connection can see, is read through the session.
+    """
+    bind = session.get_bind()
+    connection = _adbc_connect(bind.engine.url if isinstance(bind, Connection) else bind.url)
+    if connection is None:
+        return _frame(session.execute(statement), schema)
+    sql = str(statement.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
+    with connection:
+        frame = pl.read_database(sql, connection)
+    return _to_schema(frame, schema)
 
 
 def attr_text(value: Any) -> str:
@@ -129,7 +172,8 @@ def count_frames(session: Session, first: date, last: date) -> dict[str, pl.Data
     key_rows = session.execute(
         select(CountKey.id, CountKey.source, CountKey.org_external_id, CountKey.metric, CountKey.attrs_json)
     ).all()
-    monthly = session.execute(
+    monthly = columnar(
+        session,
         select(
             MonthlyCount.key_id,
             MonthlyCount.month,
@@ -139,13 +183,14 @@ def count_frames(session: Session, first: date, last: date) -> dict[str, pl.Data
             MonthlyCount.days,
             MonthlyCount.last_day,
             MonthlyCount.cost_cents,
-        ).where(MonthlyCount.month.between(first, last))
+        ).where(MonthlyCount.month.between(first, last)),
+        s.MONTHLY,
     )
     source_orgs = session.execute(select(SourceOrg.source, SourceOrg.external_id, SourceOrg.name))
     return {
         "keys": _frame((row[:4] for row in key_rows), s.KEYS),
         "key_attrs": _frame([a for row in key_rows for a in _attr_rows(row[0], row[4])], s.KEY_ATTRS),
-        "monthly": _frame(monthly, s.MONTHLY),
+        "monthly": monthly,
         "source_orgs": _frame(source_orgs, s.SOURCE_ORGS),
     }
 
