@@ -98,7 +98,7 @@ def _owner_alive(owner: str | None) -> bool:
     return True
 
 
-def _document(session: object, invoice: Invoice, client: Client, key: str, due_days: int) -> InvoiceDocument:
+def _document(invoice: Invoice, client: Client, key: str, due_days: int) -> InvoiceDocument:
     approved = invoice.approved_at.date() if invoice.approved_at else date.today()
     return InvoiceDocument(
         invoice_id=invoice.id,
@@ -217,7 +217,7 @@ def claim(
                 "revision": invoice.revision,
             },
         )
-        document = _document(session, invoice, client, entry.idempotency_key, due_days)
+        document = _document(invoice, client, entry.idempotency_key, due_days)
         return Claim(entry.id, document, entry.attempts, previously_sent, owner)
 
 

@@ -10,7 +10,6 @@ little token_sort_ratio, so a bare "Acme" scores below "Acme Dental" when matche
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -294,10 +293,3 @@ def accept_suggestions(
             mapped.append(_map(session, actor, org.source, org.external_id, org.suggested_client_id))
     done = {(org.source, org.external_id) for org in accepted}
     return mapped, [org for org in pending if (org.source, org.external_id) not in done]
-
-
-def unmapped_by_source(orgs: Iterable[UnmappedOrg]) -> dict[str, list[UnmappedOrg]]:
-    grouped: dict[str, list[UnmappedOrg]] = defaultdict(list)
-    for org in orgs:
-        grouped[org.source].append(org)
-    return dict(grouped)

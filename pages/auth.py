@@ -301,12 +301,6 @@ def current_user(context: Context) -> SignedIn | None:
     return SignedIn(info.username, info.name, info.roles)
 
 
-def current_actor(context: Context) -> Actor | None:
-    """What every write handler passes to the service (which re-checks the role itself)."""
-    user = current_user(context)
-    return None if user is None else user.actor
-
-
 def sign_out(authenticator: Any, context: Context) -> None:
     """End the server-side session (so the cookie is dead even if the browser keeps it), clear this
     browser session, and have the sign-in page tell the browser to drop the cookie."""

@@ -3,6 +3,8 @@ and errors, retry."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import polars as pl
 import streamlit as st
 
@@ -136,7 +138,7 @@ elif invoice.last_error:
     st.error(f"Last push failed: {invoice.last_error}", icon=":material/error:")
 if invoice.blocked_reason:
     st.warning(f"Blocked: {invoice.blocked_reason}", icon=":material/block:")
-stale = listing.filter(pl.col("id") == invoice.id)["stale"].first()
+stale = cast(str | None, listing.filter(pl.col("id") == invoice.id)["stale"].first())
 if stale:
     st.warning(
         f"Stale: {stale}. It cannot be approved or pushed until it is rebuilt: press Build drafts.",

@@ -47,7 +47,6 @@ GAP_COLUMNS = [
     "decision_back_bill_cents",
     *OUTCOME_COLUMNS,
 ]
-BACK_BILL_COLUMNS = ["client_id", "product_id", "month", "months_back", "amount_cents", "back_billable"]
 
 _INDEX = (
     pl.col("month").dt.year().cast(pl.Int64) * 12 + pl.col("month").dt.month().cast(pl.Int64) - 1
