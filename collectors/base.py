@@ -10,6 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
+from collectors.limits import shared_window
 from collectors.records import Org, Record
 
 if TYPE_CHECKING:
@@ -67,9 +68,13 @@ class Source:
     def open_api(self, base_url: str | None = None, auth: httpx.Auth | None = None) -> Api:
         """A client for this source; vendors with several hosts or tenants open one per host/tenant,
         all sharing the source's rate limit."""
-        limiter = shared_limiter(f"{self.kind}:{self.config.name}", self.rate_per_minute)
+        key = f"{self.kind}:{self.config.name}"
         client = build_client(
-            base_url or self.config.url, auth=auth or self.auth(), limiter=limiter, policy=self.policy
+            base_url or self.config.url,
+            auth=auth or self.auth(),
+            limiter=shared_limiter(key, self.rate_per_minute),
+            policy=self.policy,
+            window=shared_window(key, self.rate_per_minute),
         )
         return Api(self.config.name, client)
 

@@ -16,6 +16,7 @@ from httpx_retries import Retry, RetryTransport
 from pyrate_limiter import Duration, Limiter, limiter_factory
 from pyrate_limiter.extras.httpx_limiter import RateLimiterTransport
 
+from collectors.limits import RequestWindow, WindowTransport
 from mcc.errors import AuthFailed, MalformedPayload, SourceError
 
 if TYPE_CHECKING:
@@ -223,11 +224,15 @@ def build_client(
     limiter: Limiter | None = None,
     policy: HttpPolicy = HttpPolicy(),
     headers: Mapping[str, str] | None = None,
+    window: RequestWindow | None = None,
 ) -> httpx.Client:
-    """An httpx.Client whose transport is retry → rate limit → network, so every retry takes a token."""
+    """An httpx.Client whose transport is retry → shared window → rate limit → network, so every retry
+    takes a slot of the vendor account's window (shared by every process) and a token of this process's."""
     inner: httpx.BaseTransport = (
         RateLimiterTransport(limiter) if limiter is not None else httpx.HTTPTransport()
     )
+    if window is not None:
+        inner = WindowTransport(inner, window)
     retry = Retry(
         total=policy.retries,
         allowed_methods=policy.retry_methods,

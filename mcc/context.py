@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from collectors.http import install_redaction
+from collectors.limits import share_request_windows
 from mcc.config import Config, load_config
 from store.db import make_engine
 
@@ -41,4 +42,6 @@ class Context:
 def open_context(config_path: Path | str | None = None) -> Context:
     """Also turns on log redaction: the web app's process never runs the CLI's `main`, which does it there."""
     install_redaction()
-    return Context(load_config(config_path))
+    config = load_config(config_path)
+    share_request_windows(config.database_url)
+    return Context(config)

@@ -25,6 +25,7 @@ class HuntressFake(Fake):
         api_key: str = "huntress-key",
         api_secret: str = "huntress-secret",
         requests_per_minute: int = 60,
+        window_seconds: float = 60.0,
     ) -> None:
         super().__init__()
         # Huntress lists newest first by default (sort_direction=desc).
@@ -33,6 +34,7 @@ class HuntressFake(Fake):
         self.incident_reports = sorted(incident_reports or [], key=lambda i: i["id"], reverse=True)
         self.api_key, self.api_secret = api_key, api_secret
         self.requests_per_minute = requests_per_minute
+        self.window_seconds = window_seconds
         self.rate_limited = 0
         self._window: collections.deque[float] = collections.deque()
         self.route("GET", "/v1/account", self.account)
@@ -41,14 +43,14 @@ class HuntressFake(Fake):
         self.route("GET", "/v1/incident_reports", self.list_incident_reports)
 
     def _admit(self, request: Request) -> None:
-        """Basic auth, then the account's sliding one-minute window."""
+        """Basic auth, then the account's sliding window (one minute, shorter in tests)."""
         expected = base64.b64encode(f"{self.api_key}:{self.api_secret}".encode()).decode()
         if request.header("authorization") != f"Basic {expected}":
             # Unverified: Huntress does not document its error bodies.
             raise HttpError(401, {"error": "Unauthorized", "message": "Invalid API key or secret"})
         now = time.monotonic()
         with self.lock:
-            while self._window and now - self._window[0] >= 60.0:
+            while self._window and now - self._window[0] >= self.window_seconds:
                 self._window.popleft()
             if len(self._window) >= self.requests_per_minute:
                 self.rate_limited += 1

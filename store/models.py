@@ -538,3 +538,15 @@ class QbwcSession(Base):
     tried: Mapped[dict[str, Any]] = mapped_column(default=dict, comment="outbox ids already tried")
     written: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class RequestSlot(Base):
+    """One request a source made, kept for a window: every process reading a vendor account takes its
+    slots here, so together they never exceed the vendor's limit (collectors/limits.py)."""
+
+    __tablename__ = "request_slots"
+    __table_args__ = (Index("ix_request_slots_key_at", "key", "at"),)
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(String(200), comment="kind:source name")
+    at: Mapped[float] = mapped_column(comment="seconds since the epoch, this host's clock")
