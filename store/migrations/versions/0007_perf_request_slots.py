@@ -20,7 +20,7 @@ def upgrade() -> None:
         "request_slots",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False, comment="kind:source name"),
-        sa.Column("at", sa.Float(), nullable=False, comment="seconds since the epoch, this host's clock"),
+        sa.Column("at", sa.Double(), nullable=False, comment="seconds since the epoch, this host's clock"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_request_slots")),
     )
     op.create_index("ix_request_slots_key_at", "request_slots", ["key", "at"])
