@@ -10,11 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
 
 from collectors.limits import RequestWindow, share_request_windows, shared_window
+from mcc.cli import app
 from sandbox.huntress import HuntressFake
-from store.db import make_engine
+from store.db import make_engine, reading
+from store.models import RequestSlot
+from tests import test_worker_support as support
+from tests.test_worker_support import set_credentials, source_toml
 
+fake = support.fake  # the NinjaOne fake
 WINDOW = 3.0
 LIMIT = 4
 PROCESSES = 3
@@ -36,7 +43,7 @@ print(json.dumps([client.get("/v1/organizations").status_code for _ in range({EA
 
 
 @pytest.fixture
-def fake() -> Iterator[HuntressFake]:
+def huntress() -> Iterator[HuntressFake]:
     fake = HuntressFake(
         [{"id": 1, "name": "A"}],
         [],
@@ -68,19 +75,21 @@ def _run_processes(fake: HuntressFake, database: str, *, shared: bool) -> list[i
     return statuses
 
 
-def test_three_processes_sharing_the_window_never_draw_a_429(fake: HuntressFake, database_url: str) -> None:
-    statuses = _run_processes(fake, database_url, shared=True)
+def test_three_processes_sharing_the_window_never_draw_a_429(
+    huntress: HuntressFake, database_url: str
+) -> None:
+    statuses = _run_processes(huntress, database_url, shared=True)
     assert statuses == [200] * PROCESSES * EACH
-    assert fake.rate_limited == 0
+    assert huntress.rate_limited == 0
 
 
 def test_without_the_shared_window_the_same_processes_exceed_the_vendor_limit(
-    fake: HuntressFake, database_url: str
+    huntress: HuntressFake, database_url: str
 ) -> None:
     """The control: the fake does count per window, and three processes at once do exceed it."""
-    statuses = _run_processes(fake, database_url, shared=False)
-    assert fake.rate_limited > 0
-    assert statuses.count(429) == fake.rate_limited
+    statuses = _run_processes(huntress, database_url, shared=False)
+    assert huntress.rate_limited > 0
+    assert statuses.count(429) == huntress.rate_limited
 
 
 def test_no_window_ever_holds_more_than_the_limit(database_url: str) -> None:
@@ -133,3 +142,19 @@ def test_sqlite_windows_live_beside_the_database_and_memory_shares_nothing(tmp_p
     finally:
         share_request_windows(None)
     assert shared_window("ninjaone:rmm", 600) is None
+
+
+def test_mcc_sync_takes_its_requests_from_the_shared_window(
+    write_config, database_url: str, monkeypatch: pytest.MonkeyPatch, fake
+) -> None:
+    write_config(source_toml("ninja", fake.url))
+    set_credentials(monkeypatch, "ninja")
+    try:
+        result = CliRunner().invoke(app, ["sync"])
+    finally:
+        share_request_windows(None)
+    assert result.exit_code == 0, result.output
+    windows = make_engine(f"{database_url}-windows")
+    with reading(windows) as session:
+        keys = session.scalars(select(RequestSlot.key)).all()
+    assert len(keys) == len(fake.requests) and set(keys) == {"ninjaone:ninja"}
