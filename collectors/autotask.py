@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
+from collectors import parse
 from collectors.base import Source, Stream
 from collectors.http import Api, HttpPolicy, remember_secret
 from collectors.paging import NextLink
@@ -36,25 +36,6 @@ def _paging() -> NextLink:
 
 def _query(filters: list[dict[str, Any]]) -> dict[str, Any]:
     return {"MaxRecords": MAX_RECORDS, "filter": filters}
-
-
-def _day(value: Any, what: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
-    except ValueError:
-        raise MalformedPayload(f"autotask: {what} is not a date: {str(value)[:40]!r}") from None
-
-
-def _decimal(value: Any, what: str) -> Decimal:
-    try:
-        number = Decimal(str(value if value is not None else 0))
-    except InvalidOperation:
-        raise MalformedPayload(f"autotask: {what} is not a number: {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise MalformedPayload(f"autotask: {what} is not a finite number: {value!r}")
-    return number
 
 
 def to_org(raw: Any) -> Org:
@@ -79,7 +60,10 @@ def to_lines(
         by_service.setdefault(key, []).append(raw)
     for key, rows in sorted(by_service.items()):
         where = f"contract {contract['id']} service {key}"
-        dated = [(_day(row.get("startDate"), f"{where} startDate") or date.min, row) for row in rows]
+        dated = [
+            (parse.day("autotask", row.get("startDate"), f"{where} startDate") or date.min, row)
+            for row in rows
+        ]
         started = [(start, row) for start, row in dated if start <= today]
         if not started:
             continue  # starts later: not contracted yet
@@ -88,15 +72,17 @@ def to_lines(
         name = services.get(service_id)
         if not name:
             raise MalformedPayload(f"autotask: {where} names service {service_id!r}, which is not listed")
-        end = _day(current.get("endDate"), f"{where} endDate")
-        contract_end = _day(contract.get("endDate"), f"contract {contract['id']} endDate")
+        end = parse.day("autotask", current.get("endDate"), f"{where} endDate")
+        contract_end = parse.day("autotask", contract.get("endDate"), f"contract {contract['id']} endDate")
         yield AgreementLine(
             external_id=f"{contract['id']}/{key}",
             org=str(contract["companyID"]),
             product=name,
-            quantity=_decimal(current.get("units"), f"{where} units"),
-            unit_price=_decimal(current.get("price"), f"{where} price"),
-            unit_cost=_decimal(current["cost"], f"{where} cost") if current.get("cost") is not None else None,
+            quantity=parse.decimal("autotask", current.get("units"), f"{where} units"),
+            unit_price=parse.decimal("autotask", current.get("price"), f"{where} price"),
+            unit_cost=parse.decimal("autotask", current["cost"], f"{where} cost")
+            if current.get("cost") is not None
+            else None,
             start=min(start for start, _ in dated),
             # a unit row ends with its billing period; the line runs while the contract does
             end=contract_end if end is not None and start_current <= today <= end else end,

@@ -44,6 +44,7 @@ class Source:
     optional_secret_keys: ClassVar[tuple[str, ...]] = ()
     streams: ClassVar[dict[str, Stream]]
     requests_per_minute: ClassVar[int] = 600
+    reads_folder: ClassVar[bool] = False  # files on this machine (kind "csv"): no host, no credentials
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Generator, Iterator
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
+from collectors import parse
 from collectors.base import Source, Stream
 from collectors.http import Api, HeaderAuth, remember_secret
 from collectors.paging import PageNumber
@@ -31,26 +31,6 @@ BILLED = "Billable"  # billCustomer: Billable | DoNotBill | NoCharge
 
 def _paging() -> PageNumber:
     return PageNumber(None, size=PAGE_SIZE, page_param="page", size_param="pageSize", first_page=1)
-
-
-def _day(value: Any, what: str) -> date | None:
-    """ConnectWise dates are ISO date-times in UTC (`2026-01-01T00:00:00Z`)."""
-    if value in (None, ""):
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
-    except ValueError:
-        raise MalformedPayload(f"connectwise: {what} is not a date: {str(value)[:40]!r}") from None
-
-
-def _decimal(value: Any, what: str) -> Decimal:
-    try:
-        number = Decimal(str(value if value is not None else 0))
-    except InvalidOperation:
-        raise MalformedPayload(f"connectwise: {what} is not a number: {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise MalformedPayload(f"connectwise: {what} is not a finite number: {value!r}")
-    return number
 
 
 def to_org(raw: Any) -> Org | None:
@@ -86,7 +66,7 @@ def to_lines(agreement: dict[str, Any], additions: list[Any]) -> Iterator[Agreem
     company = agreement.get("company") or {}
     if company.get("id") in (None, "") or agreement.get("id") in (None, ""):
         raise MalformedPayload(f"connectwise: agreement without id or company: {str(agreement)[:160]}")
-    agreement_end = _day(agreement.get("endDate"), f"agreement {agreement['id']} endDate")
+    agreement_end = parse.day("connectwise", agreement.get("endDate"), f"agreement {agreement['id']} endDate")
     if agreement.get("noEndingDateFlag"):
         agreement_end = None
     for raw in additions:
@@ -97,14 +77,14 @@ def to_lines(agreement: dict[str, Any], additions: list[Any]) -> Iterator[Agreem
         identifier = str(product.get("identifier") or "").strip()
         if not identifier:
             raise MalformedPayload(f"connectwise: {where} has no product identifier")
-        quantity = _decimal(raw.get("quantity"), f"{where} quantity")
-        unit_price = _decimal(raw.get("unitPrice"), f"{where} unitPrice")
-        cancelled = _day(raw.get("cancelledDate"), f"{where} cancelledDate")
+        quantity = parse.decimal("connectwise", raw.get("quantity"), f"{where} quantity")
+        unit_price = parse.decimal("connectwise", raw.get("unitPrice"), f"{where} unitPrice")
+        cancelled = parse.day("connectwise", raw.get("cancelledDate"), f"{where} cancelledDate")
         end = cancelled - timedelta(days=1) if cancelled else None
         if agreement_end is not None and (end is None or agreement_end < end):
             end = agreement_end
-        start = _day(raw.get("effectiveDate"), f"{where} effectiveDate") or _day(
-            agreement.get("startDate"), f"agreement {agreement['id']} startDate"
+        start = parse.day("connectwise", raw.get("effectiveDate"), f"{where} effectiveDate") or parse.day(
+            "connectwise", agreement.get("startDate"), f"agreement {agreement['id']} startDate"
         )
         yield AgreementLine(
             external_id=f"{agreement['id']}/{raw['id']}",
@@ -112,7 +92,7 @@ def to_lines(agreement: dict[str, Any], additions: list[Any]) -> Iterator[Agreem
             product=identifier,
             quantity=quantity,
             unit_price=unit_price,
-            unit_cost=_decimal(raw["unitCost"], f"{where} unitCost")
+            unit_cost=parse.decimal("connectwise", raw["unitCost"], f"{where} unitCost")
             if raw.get("unitCost") is not None
             else None,
             start=start,

@@ -8,13 +8,12 @@ Read-only. OAuth client credentials at `/auth/token` (hosted tenants add `?tenan
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from collectors import parse
 from collectors.base import Source, Stream
 from collectors.http import Api, client_credentials
 from collectors.paging import PageNumber
@@ -49,24 +48,8 @@ class _HaloPages(PageNumber):
         return url, {**params, self.page_param: page + 1}
 
 
-def _decimal(value: Any, what: str) -> Decimal:
-    try:
-        number = Decimal(str(value if value is not None else 0))
-    except InvalidOperation:
-        raise MalformedPayload(f"halopsa: {what} is not a number: {str(value)[:40]!r}") from None
-    if not number.is_finite():
-        raise MalformedPayload(f"halopsa: {what} is not a finite number: {value!r}")
-    return number
-
-
-def _day(value: Any, what: str) -> date | None:
-    # Unverified: Halo sends dates as ISO date-times; "1900-01-01T00:00:00" stands for "not set".
-    if value in (None, "") or str(value).startswith("1900-01-01"):
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
-    except ValueError:
-        raise MalformedPayload(f"halopsa: {what} is not a date: {str(value)[:40]!r}") from None
+# Unverified: Halo sends dates as ISO date-times; "1900-01-01T00:00:00" stands for "not set".
+UNSET_DAY = "1900-01-01"
 
 
 def to_org(raw: Any) -> Org | None:
@@ -89,8 +72,12 @@ def to_lines(invoice: Any) -> Iterator[AgreementLine]:
     # Unverified: a recurring invoice that no longer raises invoices is `inactive` (or has `disabled`).
     if invoice.get("inactive") or invoice.get("disabled"):
         return
-    start = _day(invoice.get("startdate"), f"recurring invoice {invoice['id']} startdate")
-    end = _day(invoice.get("enddate"), f"recurring invoice {invoice['id']} enddate")
+    start = parse.day(
+        "halopsa", invoice.get("startdate"), f"recurring invoice {invoice['id']} startdate", unset=UNSET_DAY
+    )
+    end = parse.day(
+        "halopsa", invoice.get("enddate"), f"recurring invoice {invoice['id']} enddate", unset=UNSET_DAY
+    )
     lines = invoice.get("lines") or []
     if not isinstance(lines, list):
         raise MalformedPayload(f"halopsa: recurring invoice {invoice['id']} lines is not a list")
@@ -105,9 +92,9 @@ def to_lines(invoice: Any) -> Iterator[AgreementLine]:
             external_id=f"{invoice['id']}/{raw['id']}",
             org=str(invoice["client_id"]),
             product=code,
-            quantity=_decimal(raw.get("qty_order"), f"{where} qty_order"),
-            unit_price=_decimal(raw.get("unit_price"), f"{where} unit_price"),
-            unit_cost=_decimal(raw["unit_cost"], f"{where} unit_cost")
+            quantity=parse.decimal("halopsa", raw.get("qty_order"), f"{where} qty_order"),
+            unit_price=parse.decimal("halopsa", raw.get("unit_price"), f"{where} unit_price"),
+            unit_cost=parse.decimal("halopsa", raw["unit_cost"], f"{where} unit_cost")
             if raw.get("unit_cost") is not None
             else None,
             start=start,

@@ -17,6 +17,7 @@ def _load() -> None:
     from collectors import (  # noqa: F401
         autotask,
         connectwise,
+        csv_folder,
         datto_rmm,
         datto_saas,
         ebillity,

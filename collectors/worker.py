@@ -248,9 +248,24 @@ class Worker:
         records = result.records if result else 0
         if ok:
             log.info("%s/%s: %d records; next run %s", claim.source, claim.stream, records, following)
+            self._note_contract_changes(claim.source, claim.stream)
         else:
             log.warning("%s/%s failed; retrying at %s: %s", claim.source, claim.stream, following, error)
         return result
+
+    def _note_contract_changes(self, source: str, stream: str) -> None:
+        """After a good read of a PSA's agreements, flag what they would change in the book (never applied)."""
+        if not self.config.source(source).collector.streams[stream].contracts:
+            return
+        from mcc.psa_contracts import changes_found  # the preview lives with `mcc contracts sync`
+
+        try:
+            notice = changes_found(self.engine, self.config, source)
+        except Exception:  # a flag must never stop the worker
+            log.exception("%s: could not compare the PSA's contracts with the book", source)
+            return
+        if notice:
+            log.warning("%s: %s", source, notice)
 
     def _run_refresh_source(self, request_id: int, source: str) -> tuple[int, list[str]]:
         source_config = self.config.source(source)
@@ -263,6 +278,8 @@ class Worker:
             records += result.records if result.ok else 0  # what was stored
             if not result.ok:
                 errors.append(f"{source}/{stream}: {result.error}")
+            else:
+                self._note_contract_changes(source, stream)
             jobs.note_unscheduled_run(
                 self.engine, source_config, stream, ok=result.ok, error=result.error, now=self.clock()
             )

@@ -59,6 +59,7 @@ class SourceConfig(BaseModel):
     offline_days: int = 30  # RMM: devices silent longer than this are flagged as exclusion candidates
     rate_limit_per_minute: int | None = None  # override the vendor's documented limit
     rest: dict[str, Any] | None = None  # kind "rest": the declared API (collectors/rest.py)
+    csv: dict[str, Any] | None = None  # kind "csv": the folder of exports (collectors/csv_folder.py)
 
     @field_validator("kind")
     @classmethod
@@ -79,6 +80,14 @@ class SourceConfig(BaseModel):
             parse_spec(self.rest, self.name)
         elif self.rest is not None:
             raise ValueError(f'rest: only kind = "rest" takes a [sources.rest] table, not {self.kind!r}')
+        if self.kind == "csv":
+            from collectors.csv_folder import parse_spec as parse_csv
+
+            if self.csv is None:
+                raise ValueError('kind "csv" needs a [sources.csv] table (see docs/sources/csv.md)')
+            parse_csv(self.csv, self.name)
+        elif self.csv is not None:
+            raise ValueError(f'csv: only kind = "csv" takes a [sources.csv] table, not {self.kind!r}')
         return self
 
     @field_validator("schedule")

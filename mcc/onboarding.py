@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ def describe_sources(config: Config) -> list[SourceInfo]:
                 source.kind,
                 collector.title,
                 collector.category,
-                source.url,
+                f"folder {source.csv['folder']}" if collector.reads_folder and source.csv else source.url,
                 source.enabled,
                 schedules,
                 tuple(source_env(source)),
@@ -209,6 +210,8 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
             f"where to create them: docs/sources/{source.kind}.md",
             missing_env=missing,
         )
+    if collector_class.reads_folder:
+        return _check_folder(source, collector_class, result)
     if not source.url and not collector_class.secret_keys:
         return result(True, f"{collector_class.title}: nothing to connect to (no host, no credentials)")
     if not source.url:
@@ -253,6 +256,30 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
         if len(names) > len(sample) or more:
             message += f" and {len(names) - len(sample)}{plus} more"
     return result(True, message, None, orgs_seen=len(names), sample_orgs=sample, more_orgs=more)
+
+
+def _check_folder(
+    source: SourceConfig, collector_class: Any, result: Callable[..., SourceCheck]
+) -> SourceCheck:
+    """A folder of exports (kind "csv"): read the file(s) a run would read, whole, and say what they hold."""
+    api = None
+    try:
+        collector = collector_class(source, {}, CHECK_POLICY)
+        api = collector.open_api()
+        names = [org.name for org in collector.orgs(api)]
+        files = api.page_count
+    except MccError as error:
+        return result(False, str(error), f"the file format and settings: docs/sources/{source.kind}.md")
+    finally:
+        if api is not None:
+            api.close()
+    sample = tuple(names[:SAMPLE_SIZE])
+    message = f"read {files} file(s) in {collector.spec.folder}; {len(names)} organisation(s) seen"
+    if sample:
+        message += ": " + ", ".join(sample)
+        if len(names) > len(sample):
+            message += f" and {len(names) - len(sample)} more"
+    return result(True, message, None, orgs_seen=len(names), sample_orgs=sample)
 
 
 def test_sources(
@@ -423,6 +450,21 @@ GUIDES: dict[str, Guide] = {
             'metrics = [{ name = "devices" }]',
         ),
     ),
+    "csv": Guide(
+        extra=(
+            "# The folder of exports to read (files are only read, never moved): docs/sources/csv.md.",
+            "[sources.csv]",
+            'folder = "data/inbox/exports"',
+            'glob = "*.csv"',
+            "# newest: the newest matching file is the whole truth; all: every matching file, added up.",
+            'files = "newest"',
+            'metrics = ["seats"]',
+            "# quantity: a quantity column; rows: each row is one entity.",
+            'count = "quantity"',
+            "# The header names of your export, where they differ from these.",
+            '# columns = { organisation = "organisation", metric = "metric", quantity = "quantity", attributes = "attributes" }',
+        ),
+    ),
     "connectwise": Guide(
         regional=True,
         hosts=(
@@ -566,7 +608,7 @@ def _source_block(choice: SourceChoice, brief: bool = False) -> list[str]:
     lines += [f"# {text}" for text in guide.hosts] if not brief or not collector.default_base_url else []
     if collector.default_base_url:
         lines.append(f"base_url = {_toml_string(collector.default_base_url)}")
-    elif choice.kind != "native":
+    elif choice.kind != "native" and not collector.reads_folder:
         example = guide.example_base_url or "https://api.example.com"
         lines.append(f"# REQUIRED: base_url = {_toml_string(example)}")
     if brief:

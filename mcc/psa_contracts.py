@@ -270,6 +270,29 @@ def preview(engine: Engine, config: Config, source: str, *, today: date | None =
         return build_preview(session, config, source, today or date.today())
 
 
+CHANGE_WORDS = (("added", "added"), ("changed", "changed"), ("closed", "closed"), ("conflict", "conflict"))
+
+
+def change_notice(preview: ContractPreview) -> str | None:
+    """One line for a sync's output and the worker's log, or None when the book agrees with the PSA:
+    `PSA contracts changed: 3 added, 1 conflict — run `mcc contracts sync psa``. Nothing is applied."""
+    parts = []
+    for kind, word in CHANGE_WORDS:
+        found = len(preview.of_kind(kind))
+        if found:
+            parts.append(f"{found} {word}{'s' if kind == 'conflict' and found > 1 else ''}")
+    if not parts:
+        return None
+    return f"PSA contracts changed: {', '.join(parts)} — run `mcc contracts sync {preview.source}`"
+
+
+def changes_found(engine: Engine, config: Config, source: str, *, today: date | None = None) -> str | None:
+    """The change notice for a PSA source after a read of its contracts (None for other sources)."""
+    if source not in psa_sources(config):
+        return None
+    return change_notice(preview(engine, config, source, today=today))
+
+
 def apply(
     engine: Engine,
     config: Config,

@@ -266,3 +266,41 @@ def test_billing_config_shows_the_preview_and_an_admin_applies_it(
     at.checkbox(key="psa_take").check().run()
     at.button(key="psa_apply").click().run()
     assert [row[0] for row in _lines(book, "Birch Legal", "M365-BP")] == [40, 47]
+
+
+def test_sync_and_the_worker_flag_psa_contract_changes_without_applying(
+    book: Engine, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from collectors.worker import Worker, WorkerOptions
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    synced = runner.invoke(app, ["sync", "cw"])
+    assert synced.exit_code == 0, synced.output
+    notice = "PSA contracts changed: 1 added, 1 conflict — run `mcc contracts sync cw`"
+    assert f"cw: {notice}" in synced.output
+    assert _lines(book, "Acme Dental", "WS") == []  # flagged, not applied
+    caplog.set_level(logging.INFO, logger="collectors.worker")
+    summary = Worker(book, config, options=WorkerOptions(tick=0.05, policy=TEST_POLICY)).run(once=True)
+    assert (summary.runs, summary.failures) == (1, 0)
+    assert f"cw: {notice}" in caplog.text
+    assert _lines(book, "Acme Dental", "WS") == []
+    # once the book agrees with the PSA, neither says anything
+    psa_contracts.apply(book, config, "cw", ADMIN, take_psa=True)
+    quiet = runner.invoke(app, ["sync", "cw"])
+    assert quiet.exit_code == 0 and "PSA contracts changed" not in quiet.output
+
+
+def test_the_change_notice_names_each_kind_found() -> None:
+    preview = psa_contracts.ContractPreview("halo", TODAY)
+    assert psa_contracts.change_notice(preview) is None
+    change = psa_contracts.ContractChange("added", "A", "WS", None, 1, None, 100, TODAY, None, 100, "1")
+    preview.changes = (
+        [change] * 3
+        + [psa_contracts.ContractChange("conflict", "B", "WS", 2, 3, 100, 100, TODAY, None, 100, "2")] * 2
+        + [psa_contracts.ContractChange("unchanged", "C", "WS", 1, 1, 100, 100, TODAY, None, 0, "3")]
+    )
+    assert psa_contracts.change_notice(preview) == (
+        "PSA contracts changed: 3 added, 2 conflicts — run `mcc contracts sync halo`"
+    )

@@ -187,7 +187,8 @@ def test_every_kind_gets_one_job_per_stream_on_its_own_schedule(write_config, en
 
     rest = '[sources.rest]\npath = "/x"\nauth = { type = "bearer" }\npaginator = { type = "single" }\norg = "o"\nmetrics = [{ name = "things" }]\n'
     body = "".join(
-        f'[[sources]]\nname = "k{n}"\nkind = "{kind}"\n' + (rest if kind == "rest" else "")
+        f'[[sources]]\nname = "k{n}"\nkind = "{kind}"\n'
+        + {"rest": rest, "csv": '[sources.csv]\nfolder = "in"\nmetrics = ["seats"]\n'}.get(kind, "")
         for n, kind in enumerate(sorted(SOURCE_KINDS))
     )
     config = write_config(body)

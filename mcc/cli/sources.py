@@ -76,7 +76,7 @@ def _dry_run(config: Any, name: str) -> None:
     first_page = getattr(collector, "first_page", None)
     if first_page is None:
         raise ConfigError(
-            f'--dry-run reads a declared REST source (kind = "rest"); {name!r} is {source.kind}'
+            f'--dry-run reads a declared REST source (kind = "rest") or a CSV folder (kind = "csv"); {name!r} is {source.kind}'
         )
     api = collector.open_api()
     try:
@@ -98,7 +98,9 @@ def _dry_run(config: Any, name: str) -> None:
 def test_command(
     name: list[str] = typer.Argument(None, help="Source name(s); default: every enabled source."),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help='kind = "rest": show the first page\'s records as MCC would count them.'
+        False,
+        "--dry-run",
+        help='Show the records as MCC would count them: a "rest" source\'s first page, a "csv" source\'s files.',
     ),
 ) -> None:
     """Get a token and read the organisations of each source; exit status 1 if any failed."""

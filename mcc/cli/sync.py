@@ -18,7 +18,7 @@ from collectors.sync import SyncResult, sync_stream
 from mcc.cli.actor import AsUser, cli_actor
 from mcc.config import Config, SourceConfig
 from mcc.context import open_context
-from mcc.errors import ConfigError
+from mcc.errors import ConfigError, MccError
 from store.types import utcnow
 
 MAX_PARALLEL_SOURCES = 4
@@ -104,6 +104,33 @@ def _print_first_sync(console: Console, orgs: list[mapping.UnmappedOrg], source:
     )
 
 
+def _print_contract_changes(
+    console: Console,
+    engine: Engine,
+    config: Config,
+    plan: list[tuple[SourceConfig, list[str]]],
+    results: list[SyncResult],
+) -> None:
+    """For each PSA whose agreements were read, what they would change in the book (applied only by
+    `mcc contracts sync`)."""
+    from mcc.psa_contracts import changes_found
+
+    for source_config, _ in plan:
+        streams = source_config.collector.streams
+        read = [r for r in results if r.source == source_config.name and r.ok and streams[r.stream].contracts]
+        if not read:
+            continue
+        try:
+            notice = changes_found(engine, config, source_config.name)
+        except MccError as error:
+            console.print(
+                f"{source_config.name}: could not compare the PSA's contracts with the book: {error}"
+            )
+            continue
+        if notice:
+            console.print(f"{source_config.name}: {notice}", markup=False)
+
+
 def _queue(source: str | None, wait: bool, timeout: float, as_user: str | None) -> None:
     context = open_context()
     actor = cli_actor(context, as_user)
@@ -178,6 +205,7 @@ def sync_command(
             _print_first_sync(
                 console, mapping.first_sync_suggestions(engine, context.config, sc.name), sc.name
             )
+    _print_contract_changes(console, engine, context.config, plan, results)
     context.dispose()
     if any(not result.ok for result in results):
         raise typer.Exit(1)
