@@ -9,7 +9,7 @@ from datetime import date
 
 import polars as pl
 
-from reconcile.rounding import div_round
+from reconcile.rounding import div_round, wide, wide_sum
 from reconcile.schemas import ENGINE
 
 UNBILLED_COLUMNS = [
@@ -91,18 +91,18 @@ def unbilled_time(
         )
         .join(coverage, on="entry_id", how="left")
         .with_columns(
-            amount_cents=div_round(pl.col("hours_x100") * rate, 100),
+            amount_cents=div_round(wide(pl.col("hours_x100")) * rate, 100),
             billable_x100=pl.col("hours_x100") - pl.col("covered_hours_x100").fill_null(0),
         )
-        .with_columns(billable_cents=div_round(pl.col("billable_x100") * rate, 100))
+        .with_columns(billable_cents=div_round(wide(pl.col("billable_x100")) * rate, 100))
     )
     unbilled = open_entries.group_by("client_id").agg(
         pl.len().cast(pl.Int64).alias("entries"),
         pl.col("hours_x100").sum().alias("unbilled_hours_x100"),
-        pl.col("amount_cents").sum().alias("unbilled_cents"),
+        wide_sum("amount_cents").alias("unbilled_cents"),
         missing.cast(pl.Int64).alias("missing_rate_entries"),
         pl.col("billable_x100").sum().alias("billable_hours_x100"),
-        pl.col("billable_cents").sum(),
+        wide_sum("billable_cents").alias("billable_cents"),
     )
     in_force = blocks.lazy().filter(
         (pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end))
