@@ -279,6 +279,7 @@ def _decide(
             "batch_id": batch_id,
             **effects,
         },
+        decisions=[decision],
     )
     return decision
 
