@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 
 from mcc import invoicing
 from mcc.config import Config
-from reconcile.schemas import CLIENTS
+from mcc.money import round_cents
+from reconcile.schemas import CLIENTS, HOUR_BLOCKS, TIME_ENTRIES, frame
 from reconcile.time import unbilled_time
 from store.db import reading, transaction
 from store.frames import time_frames
@@ -94,3 +95,27 @@ def test_exact_time_through_reconciliation_draft_and_push(engine: Engine, fake, 
         invoicing.approve(engine, INVOICER, invoice.id)
     assert {r.status for r in invoicing.push(engine, config, INVOICER, period=PERIOD)} == {"pushed"}
     assert fake.totals()["59"] == BETA_TOTAL + EXACT_TIME
+
+
+def test_unbilled_time_rounds_once_per_entry_from_exact_hours_and_rates() -> None:
+    """The pure engine on its own: hours in billionths, rates in hundredths of a cent, one rounding."""
+    day = date(2026, 3, 2)
+    rows = [(n, 1, day, 33, 15000, True, False, False) for n in (1, 2, 3)] + [
+        (4, 1, day, 300, 12346, True, False, False)
+    ]
+    entries = frame(rows, TIME_ENTRIES).with_columns(
+        hours_e9=pl.Series([333_333_300, 333_333_300, 333_333_300, 3_000_000_000]),
+        rate_e4=pl.Series([1_500_000, 1_500_000, 1_500_000, 1_234_550]),
+    )
+    clients = frame([(1, "Beta Law")], CLIENTS)
+    result = unbilled_time(entries, frame([], HOUR_BLOCKS), clients, date(2026, 3, 31))
+    row = result.row(0, named=True)
+    assert (row["unbilled_cents"], row["billable_cents"], row["unbilled_hours_x100"]) == (
+        EXACT_TIME,
+        EXACT_TIME,
+        400,
+    )
+    # a block of one hour covers the three thirds and 0.0000001 h of the next entry, exactly
+    block = frame([(1, 100, date(2026, 3, 1), None)], HOUR_BLOCKS)
+    covered = unbilled_time(entries, block, clients, date(2026, 3, 31)).row(0, named=True)
+    assert covered["billable_cents"] == round_cents(Decimal("2.9999999") * Decimal("123.455") * 100)
