@@ -33,6 +33,8 @@ def time_entry_state(entry: TimeEntry) -> str:
         entry.approved_at.isoformat() if entry.approved_at else None,
         entry.written_off_at.isoformat() if entry.written_off_at else None,
     ]
+    if entry.rate is not None:  # appended only when set, so fingerprints taken before it existed still hold
+        fields.append(str(entry.rate))
     return hashlib.sha256(json.dumps(fields, default=str).encode()).hexdigest()[:16]
 
 

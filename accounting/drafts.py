@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mcc.errors import MccError
-from mcc.money import round_cents, to_str
+from mcc.money import HOUR_PLACES, RATE_PLACES, round_cents, to_decimal, to_str, trimmed
 from reconcile.periods import add_months, month_end, period_of
 from reconcile.periods import parse_period as parse_month
 from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Product, TimeEntry
@@ -131,7 +131,7 @@ def time_product(session: Session) -> Product | None:
 def block_hours_covered(session: Session, client_id: int, last: date) -> dict[int, Decimal]:
     """Hours of each of the client's entries that a prepaid hour block pays for (the same allocation the
     reconciliation uses, so draft totals and unbilled time agree to the cent)."""
-    from reconcile.time import block_coverage
+    from reconcile.time import HOUR_SCALE, block_coverage
     from store.frames import time_frames
 
     frames = time_frames(session, last)
@@ -141,10 +141,29 @@ def block_hours_covered(session: Session, client_id: int, last: date) -> dict[in
         last,
     )
     return {
-        int(entry_id): Decimal(hundredths) / 100
-        for entry_id, hundredths in coverage.iter_rows()
-        if hundredths
+        int(entry_id): trimmed(Decimal(billionths) / HOUR_SCALE, HOUR_PLACES)
+        for entry_id, billionths in coverage.select("entry_id", "covered_hours_e9").iter_rows()
+        if billionths
     }
+
+
+def entry_rate(entry: TimeEntry, labour: Product | None) -> Decimal:
+    """The entry's exact hourly rate in currency units: what its source gave, else the time product's."""
+    if entry.rate is not None:
+        return trimmed(Decimal(entry.rate), RATE_PLACES)
+    cents = entry.rate_cents if entry.rate_cents is not None else (labour.unit_price_cents if labour else 0)
+    return to_decimal(cents)
+
+
+def time_line_figures(hours: Decimal, rate: Decimal) -> tuple[Decimal, int, int]:
+    """(quantity, unit price in cents, amount in cents) of a time line: exact hours × exact rate, rounded
+    once, half away from zero. A rate in fractions of a cent cannot be a unit price without rounding it
+    first, so such a line is one unit at its exact amount (hours and rate stay in the description)."""
+    amount = round_cents(hours * rate * 100)
+    cents = rate * 100
+    if cents == cents.to_integral_value():
+        return hours, int(cents), amount
+    return Decimal(1), amount, amount
 
 
 def _add_back_bill(
@@ -322,14 +341,13 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
             )
         covered = block_hours_covered(session, client.id, last)
         for entry in entries:
-            rate = (
-                entry.rate_cents
-                if entry.rate_cents is not None
-                else (labour.unit_price_cents if labour else 0)
-            )
+            rate = entry_rate(entry, labour)
             prepaid = covered.get(entry.id, Decimal(0))
-            billed = entry.hours - prepaid
-            description = f"{entry.day.isoformat()} · {entry.person} · {entry.hours} h @ {to_str(rate)}"
+            billed = trimmed(Decimal(entry.hours) - prepaid, HOUR_PLACES)
+            quantity, unit_price_cents, amount_cents = time_line_figures(billed, rate)
+            cents = rate * 100
+            shown_rate = to_str(int(cents)) if cents == cents.to_integral_value() else str(rate)
+            description = f"{entry.day.isoformat()} · {entry.person} · {entry.hours} h @ {shown_rate}"
             if prepaid:
                 description += f" ({prepaid} h from the prepaid block)"
             if entry.note:
@@ -339,9 +357,9 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
                     kind="time",
                     item_code=labour.code if labour else "",
                     description=description,
-                    quantity=billed,
-                    unit_price_cents=rate,
-                    amount_cents=round_cents(billed * rate),
+                    quantity=quantity,
+                    unit_price_cents=unit_price_cents,
+                    amount_cents=amount_cents,
                     product_id=labour.id if labour else None,
                     time_entry_id=entry.id,
                 )

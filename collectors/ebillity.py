@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -19,13 +19,12 @@ from collectors.paging import Single
 from collectors.records import Org, Record, TimeEntry
 from collectors.registry import register
 from mcc.errors import MalformedPayload
-from mcc.money import round_cents
+from mcc.money import HOUR_PLACES, MAX_HOURS, MAX_UNIT_PRICE, RATE_PLACES, round_cents, trimmed
 
 BASE = "/restservice/thirdparty"
 # Reads are incremental by modification time (`lastsyncdate`). Without a saved cursor each run asks for
 # everything changed in this window: entries older than it were stored by earlier runs.
 LOOKBACK = timedelta(days=400)
-HOUR = Decimal("0.01")
 
 
 def to_client(raw: Any) -> Org:
@@ -80,7 +79,16 @@ def to_time_entry(raw: Any, people: dict[str, str] | None = None) -> TimeEntry:
     hours = _decimal(raw, "Hours")
     if hours is None:
         raise MalformedPayload(f"ebillity: time entry {raw['TimeEntryId']} has no Hours")
+    if hours > MAX_HOURS:
+        raise MalformedPayload(
+            f"ebillity: time entry {raw['TimeEntryId']} Hours must be at most {MAX_HOURS:,}, got {hours}"
+        )
     rate = _decimal(raw, "BillRate")
+    if rate is not None and rate > MAX_UNIT_PRICE:
+        raise MalformedPayload(
+            f"ebillity: time entry {raw['TimeEntryId']} BillRate must be at most {MAX_UNIT_PRICE:,}, got {rate}"
+        )
+    exact_rate = None if rate is None else trimmed(rate, RATE_PLACES)
     employee = str(raw.get("EmployeeId") or "")
     person = (people or {}).get(employee) or str(raw.get("EmployeeName") or employee or "unknown")
     return TimeEntry(
@@ -88,8 +96,10 @@ def to_time_entry(raw: Any, people: dict[str, str] | None = None) -> TimeEntry:
         org=str(raw["ClientId"]),
         day=_day(raw),
         person=person,
-        hours=hours.quantize(HOUR, rounding=ROUND_HALF_UP),
-        rate_cents=None if rate is None else round_cents(rate * 100),
+        # Exact hours and rate: the one rounding is the line's amount, on the invoice.
+        hours=trimmed(hours, HOUR_PLACES),
+        rate_cents=None if exact_rate is None else round_cents(exact_rate * 100),
+        rate=exact_rate,
         billable=bool(raw.get("IsBillable", True)),
         note=str(raw.get("Description") or ""),
         vendor_invoiced=bool(raw.get("IsBilled", False)),

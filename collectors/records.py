@@ -93,6 +93,8 @@ class TimeEntry:
     billable: bool
     note: str = ""
     vendor_invoiced: bool = False
+    # The hourly rate exactly as the source gave it ("123.455"); rate_cents is it in whole cents.
+    rate: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,16 @@ CENT = Decimal("0.01")
 # Far above any price or invoice an MSP enters, and small enough that quantity × price and the totals
 # built from it stay inside 64-bit integer cents (database BIGINT, Polars Int64).
 MAX_AMOUNT = Decimal("999999999999.99")
+# What one book line may say. With them the largest line (quantity × unit price, 10^7 × 10^8 cents)
+# is 10^15 cents: back-bills and totals over thousands of such lines still fit in Int64 cents, and the
+# engine computes every product in 128 bits, so nothing on the way can wrap either.
+MAX_QUANTITY = 10_000_000  # units on one contract line or in a tolerance
+MAX_UNIT_PRICE = Decimal("1000000.00")  # a unit price, unit cost or hourly rate
+MAX_HOURS = Decimal("10000")  # hours in one prepaid block or one time entry
+# Time is carried exactly down to these places (a billionth of an hour, a hundredth of a cent an hour);
+# a source that says more is quantized once, on the way in, far below anything a bill can show.
+HOUR_PLACES = Decimal("1e-9")
+RATE_PLACES = Decimal("1e-4")
 
 
 class AmountTooLarge(ValueError):
@@ -29,6 +39,14 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
     if value != value.quantize(CENT):
         raise ValueError(f"{field} has more than two decimal places: {text!r}")
     return int(value * 100)
+
+
+def trimmed(value: Decimal, places: Decimal) -> Decimal:
+    """`value` to at most `places` (half away from zero), without trailing zeros: 2.500 -> 2.5, 10 -> 10."""
+    value = value.quantize(places, rounding=ROUND_HALF_UP)
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def to_decimal(cents: int) -> Decimal:

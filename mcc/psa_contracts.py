@@ -27,14 +27,12 @@ from sqlalchemy.orm import Session
 
 from mcc.config import Config
 from mcc.errors import MccError
-from mcc.money import MAX_AMOUNT, round_cents
+from mcc.money import MAX_QUANTITY, MAX_UNIT_PRICE, round_cents
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.db import reading, transaction
 from store.models import Contract, PsaContractLine
 from store.psa import agreement_lines, contract_lines, open_on, org_clients, org_names, products_by_code
-
-MAX_QUANTITY = 10_000_000  # as the book's import bound: far above any real contract
 
 
 class PsaContractsError(MccError):
@@ -109,8 +107,8 @@ def _psa_source(config: Config, name: str) -> None:
 
 
 def _cents(value: Decimal, where: str) -> int:
-    if abs(value) > MAX_AMOUNT:
-        raise PsaContractsError(f"{where}: unit price {value} is beyond {MAX_AMOUNT}")
+    if abs(value) > MAX_UNIT_PRICE:
+        raise PsaContractsError(f"{where}: unit price {value} is beyond {MAX_UNIT_PRICE}")
     return round_cents(value * 100)
 
 

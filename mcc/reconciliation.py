@@ -19,7 +19,7 @@ from reconcile.gaps import totals as gap_totals
 from reconcile.history import leakage_history
 from reconcile.ledger import applies, entity_exclusions, key_clients, key_products, monthly_ledger
 from reconcile.periods import add_months, month_end, parse_period, period_of
-from reconcile.run import reconcile_inputs, window_start
+from reconcile.run import AmountOverflow, reconcile_inputs, window_start
 from reconcile.time import unbilled_time
 from reconcile.whatif import what_if as what_if_frame
 from store.db import reading
@@ -165,7 +165,10 @@ def reconcile_period(
         # Read inside the session: the rollback that ends it expires every loaded object.
         labour_rate = labour.unit_price_cents if labour else None
         syncs = last_successful_syncs(session)
-    result = reconcile_inputs(inputs, first_day, config.back_bill_months)
+    try:
+        result = reconcile_inputs(inputs, first_day, config.back_bill_months)
+    except AmountOverflow as error:
+        raise MccError(f"{period_of(first_day)}: {error}") from error
     gaps = _suggest(result.gaps, inputs.clients)
     unbilled = unbilled_time(time["entries"], time["blocks"], inputs.clients, last_day, labour_rate)
     totals = period_totals(gaps, unbilled)

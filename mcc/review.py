@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 
 from mcc.config import Config
 from mcc.errors import MccError
-from mcc.money import to_str
+from mcc.money import MAX_QUANTITY, to_str
 from mcc.permissions import Actor, require
 from mcc.reconciliation import reconcile_period, resolve_period
 from reconcile.periods import month_end, period_of
 from store.audit import record_event
-from store.book_parse import MAX_QUANTITY
 from store.db import transaction
 from store.models import Client, ClientOrg, Contract, Decision, Entity, Exclusion, Product, TimeEntry
 from store.types import utcnow
@@ -280,6 +279,7 @@ def _decide(
             "batch_id": batch_id,
             **effects,
         },
+        decisions=[decision],
     )
     return decision
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from collectors.native import SOURCE_NAME
 from mcc.errors import MccError
+from mcc.money import MAX_UNIT_PRICE
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.db import transaction
@@ -75,6 +76,8 @@ def add_time_entry(
         isinstance(rate_cents, bool) or not isinstance(rate_cents, int) or rate_cents < 0
     ):
         raise TimeEntryError(f"rate must be a whole number of cents ≥ 0, got {rate_cents!r}")
+    if rate_cents is not None and rate_cents > MAX_UNIT_PRICE * 100:
+        raise TimeEntryError(f"rate must be at most {MAX_UNIT_PRICE:,} an hour, got {rate_cents} cents")
     if not isinstance(day, date):
         raise TimeEntryError(f"day must be a date, got {day!r}")
     note = note.strip()

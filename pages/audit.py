@@ -23,10 +23,10 @@ common.header(
 
 
 @st.cache_data(ttl=300, max_entries=4, show_spinner="Verifying the chain…")
-def chain(version: int) -> tuple[bool, int, int | None, str | None]:
+def chain(version: int) -> tuple[bool, int, str | None, str | None]:
     with reading(ctx.reader) as session:
         report = verify_chain(session)
-    return report.ok, report.checked, report.first_bad_id, report.reason
+    return report.ok, report.checked, report.where, report.reason
 
 
 @st.cache_data(ttl=300, max_entries=16, show_spinner=False)
@@ -64,7 +64,7 @@ if ok:
     st.success(f"Chain verified: all {checked} events are intact.", icon=":material/verified:")
 else:
     st.error(
-        f"Chain broken at event #{bad}: {reason}. Investigate before trusting the log.",
+        f"Chain broken at {bad}: {reason}. Investigate before trusting the log.",
         icon=":material/gpp_bad:",
     )
 

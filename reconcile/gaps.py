@@ -15,6 +15,7 @@ from reconcile.outcomes import (
     undone_decisions,
 )
 from reconcile.periods import month_index
+from reconcile.rounding import exact_sum, wide_sum
 from reconcile.schemas import ENGINE, Inputs
 
 GAP_COLUMNS = [
@@ -155,7 +156,7 @@ def period_gaps(
         detail.filter(pl.col("back_billable") & (pl.col("months_back") <= back_bill_months))
         .sort("month")
         .group_by(group)
-        .agg(pl.col("amount_cents").sum().alias("back_bill_cents"), pl.col("month").alias("back_bill_months"))
+        .agg(wide_sum("amount_cents").alias("back_bill_cents"), pl.col("month").alias("back_bill_months"))
     )
     products = inputs.products.lazy().select("product_id", "product_code", "product", "category")
     mapped = (
@@ -231,14 +232,14 @@ def totals(gaps: pl.DataFrame) -> dict[str, int]:
         # leakage and back-bill are the open amounts: what no decision has dealt with yet
         "leakage_monthly_cents": monthly,
         "leakage_annual_cents": monthly * 12,
-        "under_billed_monthly_cents": int(
-            under.filter(pl.col("client_id").is_not_null())["monthly_amount_cents"].sum()
+        "under_billed_monthly_cents": exact_sum(
+            under.filter(pl.col("client_id").is_not_null())["monthly_amount_cents"]
         ),
-        "over_billed_monthly_cents": -int(over["monthly_amount_cents"].sum()),
+        "over_billed_monthly_cents": -exact_sum(over["monthly_amount_cents"]),
         "back_bill_cents": outcomes["open_one_time_cents"],
-        "unmapped_monthly_cents": int(unmapped["monthly_amount_cents"].sum()),
-        "cost_cents": int(gaps["cost_cents"].sum()),
-        "margin_cents": int(gaps["margin_cents"].sum()),
+        "unmapped_monthly_cents": exact_sum(unmapped["monthly_amount_cents"]),
+        "cost_cents": exact_sum(gaps["cost_cents"]),
+        "margin_cents": exact_sum(gaps["margin_cents"]),
         "negative_margin_lines": int(gaps["negative_margin"].sum()),
     }
     for status in ("under_billed", "over_billed", "match", "within_tolerance", "no_contract", "unmapped"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
+from reconcile.rounding import wide_sum
 from reconcile.schemas import ENGINE, Inputs
 
 HISTORY_COLUMNS = ["period", "client_id", "client", "category", "leakage_cents", "over_billed_cents"]
@@ -18,8 +19,8 @@ def leakage_history(inputs: Inputs, ledger: pl.LazyFrame) -> pl.DataFrame:
         ledger.join(inputs.products.lazy().select("product_id", "category"), on="product_id")
         .group_by("month", "client_id", "category")
         .agg(
-            amount.filter(pl.col("status").is_in(UNDER_BILLED)).sum().alias("leakage_cents"),
-            (-amount.filter(pl.col("status") == "over_billed")).sum().alias("over_billed_cents"),
+            wide_sum(amount.filter(pl.col("status").is_in(UNDER_BILLED))).alias("leakage_cents"),
+            wide_sum(-amount.filter(pl.col("status") == "over_billed")).alias("over_billed_cents"),
         )
         .filter((pl.col("leakage_cents") != 0) | (pl.col("over_billed_cents") != 0))
         .join(inputs.clients.lazy(), on="client_id", how="left")

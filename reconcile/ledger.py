@@ -10,7 +10,7 @@ from datetime import date
 import polars as pl
 
 from reconcile.matching import rule_matches
-from reconcile.rounding import MICRO, div_round
+from reconcile.rounding import MICRO, div_round, narrow, times, wide, wide_sum
 from reconcile.schemas import ENGINE, Inputs
 
 UNDER_BILLED = ("under_billed", "no_contract")
@@ -164,13 +164,13 @@ def entity_exclusions(inputs: Inputs) -> pl.LazyFrame:
 
 def _observed(policy: pl.Expr, prorate: pl.Expr) -> pl.Expr:
     """One key's count for the month in millionths of a unit, per the product's count policy."""
-    average = pl.when(pl.col("days") > 0).then(div_round(pl.col("qty_day_sum") * MICRO, pl.col("days")))
+    average = pl.when(pl.col("days") > 0).then(div_round(wide(pl.col("qty_day_sum")) * MICRO, pl.col("days")))
     return (
         pl.when(prorate | (policy == "average"))
         .then(average.otherwise(0))
         .when(policy == "peak")
-        .then(pl.col("qty_peak") * MICRO)
-        .otherwise(pl.col("qty_end") * MICRO)
+        .then(times(pl.col("qty_peak"), MICRO))
+        .otherwise(times(pl.col("qty_end"), MICRO))
     )
 
 
@@ -216,7 +216,9 @@ def _counts(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
             excluded_micro=pl.when(pl.col("key_excluded"))
             .then(pl.col("observed_micro"))
             .otherwise(
-                pl.min_horizontal(pl.col("excluded_entities").fill_null(0) * MICRO, pl.col("observed_micro"))
+                pl.min_horizontal(
+                    times(pl.col("excluded_entities").fill_null(0), MICRO), pl.col("observed_micro")
+                )
             )
         )
         .join(key_clients(inputs).select("key_id", "source", "org_external_id", "client_id"), on="key_id")
@@ -238,7 +240,7 @@ def _contracted(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .select("client_id", "product_id", "month", "quantity", "unit_price_cents", "start")
     )
     group = ["client_id", "product_id", "month"]
-    quantities = in_force.group_by(group).agg(pl.col("quantity").sum().alias("billed_qty"))
+    quantities = in_force.group_by(group).agg(wide_sum("quantity").alias("billed_qty"))
     prices = (
         in_force.filter(pl.col("unit_price_cents").is_not_null())
         .sort("start")
@@ -264,9 +266,9 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         counts.filter(pl.col("client_id").is_not_null())
         .group_by("client_id", "product_id", "month")
         .agg(
-            pl.col("observed_micro").sum(),
-            pl.col("excluded_micro").sum(),
-            pl.col("cost_cents").sum().alias("_cost_total"),
+            wide_sum("observed_micro").alias("observed_micro"),
+            wide_sum("excluded_micro").alias("excluded_micro"),
+            wide_sum("cost_cents").alias("_cost_total"),
             pl.col("cost_cents").count().alias("_cost_count"),
         )
         .with_columns(_seen=pl.lit(True))
@@ -331,19 +333,20 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
     billable_micro = (
         pl.when(pl.col("prorate"))
         .then(pl.col("observed_micro") - pl.col("excluded_micro"))
-        .otherwise(pl.col("billable_qty") * MICRO)
+        .otherwise(times(pl.col("billable_qty"), MICRO))
     )
-    tolerance = (pl.col("delta_micro").abs() <= pl.col("tolerance_units") * MICRO) | (
-        pl.col("delta_micro").abs() * 10_000 <= pl.col("tolerance_bp") * pl.col("billed_qty") * MICRO
+    delta = wide(pl.col("delta_micro")).abs()
+    tolerance = (delta <= wide(pl.col("tolerance_units")) * MICRO) | (
+        delta * 10_000 <= wide(pl.col("tolerance_bp")) * pl.col("billed_qty") * MICRO
     ).fill_null(False)
     priced = (
         merged.with_columns(
-            delta_micro=billable_micro - pl.col("billed_qty") * MICRO,
+            delta_micro=narrow(wide(billable_micro) - wide(pl.col("billed_qty")) * MICRO),
             delta_qty=pl.col("billable_qty") - pl.col("billed_qty"),
             unit_price_cents=pl.coalesce("contract_price_cents", "unit_price_cents"),
         )
         .with_columns(
-            monthly_amount_cents=div_round(pl.col("delta_micro") * pl.col("unit_price_cents"), MICRO),
+            monthly_amount_cents=div_round(wide(pl.col("delta_micro")) * pl.col("unit_price_cents"), MICRO),
             status=pl.when(~pl.col("has_contract"))
             .then(pl.lit("no_contract"))
             .when(pl.col("delta_micro") == 0)
@@ -355,10 +358,14 @@ def monthly_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
             .otherwise(pl.lit("over_billed")),
             cost_cents=pl.coalesce(
                 _cost(pl.col("_cost_count").fill_null(0), pl.col("_cost_total")),
-                pl.col("unit_cost_cents") * pl.col("observed_qty"),
+                times(pl.col("unit_cost_cents"), pl.col("observed_qty")),
             ),
         )
-        .with_columns(margin_cents=pl.col("billed_qty") * pl.col("unit_price_cents") - pl.col("cost_cents"))
+        .with_columns(
+            margin_cents=narrow(
+                wide(pl.col("billed_qty")) * pl.col("unit_price_cents") - wide(pl.col("cost_cents"))
+            )
+        )
         .with_columns(negative_margin=(pl.col("margin_cents") < 0).fill_null(False))
     )
     return priced.select(LEDGER_COLUMNS)
@@ -371,15 +378,15 @@ def unmapped_ledger(inputs: Inputs, first: date, last: date) -> pl.LazyFrame:
         .filter(pl.col("client_id").is_null())
         .group_by("source", "org_external_id", "product_id", "month")
         .agg(
-            pl.col("observed_micro").sum(),
-            pl.col("cost_cents").sum().alias("_cost_total"),
+            wide_sum("observed_micro").alias("observed_micro"),
+            wide_sum("cost_cents").alias("_cost_total"),
             pl.col("cost_cents").count().alias("_cost_count"),
         )
         .join(inputs.products.lazy().select("product_id", "unit_price_cents"), on="product_id")
         .with_columns(observed_qty=div_round(pl.col("observed_micro"), MICRO))
         .filter(pl.col("observed_qty") > 0)
         .with_columns(
-            monthly_amount_cents=pl.col("observed_qty") * pl.col("unit_price_cents"),
+            monthly_amount_cents=times(pl.col("observed_qty"), pl.col("unit_price_cents")),
             cost_cents=_cost(pl.col("_cost_count"), pl.col("_cost_total")),
         )
         .select(UNMAPPED_COLUMNS)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
+from reconcile.rounding import exact_sum
 
 STATES = ("open", "recovered", "written_off", "deferred")
 OUTCOME_COLUMNS = [
@@ -131,5 +132,5 @@ def outcome_totals(gaps: pl.DataFrame) -> dict[str, int]:
     `<state>_monthly_cents` / `<state>_one_time_cents` for every state."""
     result = {"open_gaps": int(gaps["open"].sum())}
     for name in OUTCOME_COLUMNS[1:]:
-        result[name] = int(gaps[name].sum())
+        result[name] = exact_sum(gaps[name])
     return result

@@ -1,6 +1,8 @@
 """Unbilled time per client: billable hours on no invoice and not written off, and block-hour balances.
 
-Hours are carried as hundredths (Int64 `*_x100`), money in cents.
+Money is computed from exact time: an entry's hours in billionths (`hours_e9`) times its rate in hundredths
+of a cent (`rate_e4`), rounded once per entry (one invoice line) half away from zero. Hours shown are
+hundredths (`*_x100`), rounded once from the exact sum; money in cents.
 """
 
 from __future__ import annotations
@@ -9,8 +11,26 @@ from datetime import date
 
 import polars as pl
 
-from reconcile.rounding import div_round
+from reconcile.rounding import div_round, times, wide, wide_sum
 from reconcile.schemas import ENGINE
+
+HOUR_SCALE = 1_000_000_000  # hours_e9: billionths of an hour
+RATE_SCALE = 10_000  # rate_e4: hourly rate in hundredths of a cent
+# hours_e9 × rate_e4 is in units of 10^-13 currency = 10^-11 cents
+AMOUNT_DIVISOR = HOUR_SCALE * RATE_SCALE // 100
+X100_DIVISOR = HOUR_SCALE // 100
+
+
+def exact_entries(entries: pl.DataFrame) -> pl.DataFrame:
+    """The entries with `hours_e9` and `rate_e4`; callers that only know hundredths and cents get them
+    derived (exactly) from `hours_x100` and `rate_cents`."""
+    added = []
+    if "hours_e9" not in entries.columns:
+        added.append(times(pl.col("hours_x100"), X100_DIVISOR).alias("hours_e9"))
+    if "rate_e4" not in entries.columns:
+        added.append(times(pl.col("rate_cents"), 100).alias("rate_e4"))
+    return entries.with_columns(added) if added else entries
+
 
 UNBILLED_COLUMNS = [
     "client_id",
@@ -29,7 +49,8 @@ UNBILLED_COLUMNS = [
 
 
 def block_coverage(entries: pl.DataFrame, blocks: pl.DataFrame, period_end: date) -> pl.DataFrame:
-    """entry_id, covered_hours_x100: how much of each billable entry a prepaid hour block pays for.
+    """entry_id, covered_hours_e9, covered_hours_x100: how much of each billable entry a prepaid hour block
+    pays for (exactly, and in hundredths for display).
 
     Blocks in force at `period_end` are pooled per client (their hours summed, their dates joined); the
     billable entries inside those dates use the pool up in date order (invoiced ones too), so an
@@ -40,26 +61,28 @@ def block_coverage(entries: pl.DataFrame, blocks: pl.DataFrame, period_end: date
         .filter((pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end)))
         .group_by("client_id")
         .agg(
-            pl.col("hours_x100").sum().alias("_pool"),
+            wide_sum(times(pl.col("hours_x100"), X100_DIVISOR)).alias("_pool"),
             pl.col("start").min().alias("_from"),
             pl.when(pl.col("end").is_null().any()).then(None).otherwise(pl.col("end").max()).alias("_to"),
         )
     )
     return (
-        entries.lazy()
+        exact_entries(entries)
+        .lazy()
         .filter(pl.col("billable") & pl.col("client_id").is_not_null() & (pl.col("day") <= period_end))
         .join(pools, on="client_id")
         .filter(
             (pl.col("day") >= pl.col("_from")) & (pl.col("_to").is_null() | (pl.col("day") <= pl.col("_to")))
         )
         .sort("client_id", "day", "entry_id")
-        .with_columns(_after=pl.col("hours_x100").cum_sum().over("client_id"))
+        .with_columns(_after=pl.col("hours_e9").cum_sum().over("client_id"))
         .with_columns(
-            covered_hours_x100=(
-                pl.min_horizontal("_after", "_pool") - (pl.col("_after") - pl.col("hours_x100"))
+            covered_hours_e9=(
+                pl.min_horizontal("_after", "_pool") - (pl.col("_after") - pl.col("hours_e9"))
             ).clip(lower_bound=0)
         )
-        .select("entry_id", "covered_hours_x100")
+        .with_columns(covered_hours_x100=div_round(pl.col("covered_hours_e9"), X100_DIVISOR))
+        .select("entry_id", "covered_hours_e9", "covered_hours_x100")
         .collect(engine=ENGINE)
     )
 
@@ -77,8 +100,9 @@ def unbilled_time(
     prepaid block pays for (`block_coverage`) are not billable; the rest of each entry is, line by line
     exactly as the draft invoice bills it.
     """
-    rate = pl.col("rate_cents").fill_null(default_rate_cents if default_rate_cents is not None else 0)
-    missing = pl.col("rate_cents").is_null().sum() if default_rate_cents is None else pl.lit(0)
+    entries = exact_entries(entries)
+    rate = pl.col("rate_e4").fill_null((default_rate_cents or 0) * 100)
+    missing = pl.col("rate_e4").is_null().sum() if default_rate_cents is None else pl.lit(0)
     coverage = block_coverage(entries, blocks, period_end).lazy()
     open_entries = (
         entries.lazy()
@@ -91,18 +115,18 @@ def unbilled_time(
         )
         .join(coverage, on="entry_id", how="left")
         .with_columns(
-            amount_cents=div_round(pl.col("hours_x100") * rate, 100),
-            billable_x100=pl.col("hours_x100") - pl.col("covered_hours_x100").fill_null(0),
+            amount_cents=div_round(wide(pl.col("hours_e9")) * rate, AMOUNT_DIVISOR),
+            billable_e9=pl.col("hours_e9") - pl.col("covered_hours_e9").fill_null(0),
         )
-        .with_columns(billable_cents=div_round(pl.col("billable_x100") * rate, 100))
+        .with_columns(billable_cents=div_round(wide(pl.col("billable_e9")) * rate, AMOUNT_DIVISOR))
     )
     unbilled = open_entries.group_by("client_id").agg(
         pl.len().cast(pl.Int64).alias("entries"),
-        pl.col("hours_x100").sum().alias("unbilled_hours_x100"),
-        pl.col("amount_cents").sum().alias("unbilled_cents"),
+        div_round(wide_sum("hours_e9"), X100_DIVISOR).alias("unbilled_hours_x100"),
+        wide_sum("amount_cents").alias("unbilled_cents"),
         missing.cast(pl.Int64).alias("missing_rate_entries"),
-        pl.col("billable_x100").sum().alias("billable_hours_x100"),
-        pl.col("billable_cents").sum(),
+        div_round(wide_sum("billable_e9"), X100_DIVISOR).alias("billable_hours_x100"),
+        wide_sum("billable_cents").alias("billable_cents"),
     )
     in_force = blocks.lazy().filter(
         (pl.col("start") <= period_end) & (pl.col("end").is_null() | (pl.col("end") >= period_end))
@@ -113,7 +137,7 @@ def unbilled_time(
         .join(
             entries.lazy()
             .filter(pl.col("billable") & (pl.col("day") <= period_end))
-            .select("entry_id", "client_id", "day", "hours_x100"),
+            .select("entry_id", "client_id", "day", "hours_e9"),
             on="client_id",
         )
         .filter(
@@ -121,7 +145,7 @@ def unbilled_time(
         )
         .unique("entry_id")
         .group_by("client_id")
-        .agg(pl.col("hours_x100").sum().alias("block_used_hours_x100"))
+        .agg(div_round(wide_sum("hours_e9"), X100_DIVISOR).alias("block_used_hours_x100"))
     )
     return (
         unbilled.join(block_hours, on="client_id", how="left")

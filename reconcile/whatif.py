@@ -6,7 +6,7 @@ import polars as pl
 
 from reconcile.ledger import UNDER_BILLED
 from reconcile.outcomes import one_time_open
-from reconcile.rounding import div_round
+from reconcile.rounding import div_round, times, wide, wide_sum
 from reconcile.schemas import ENGINE
 
 WHAT_IF_COLUMNS = ["client_id", "client", "one_time_cents", "monthly_cents", "annual_cents"]
@@ -34,18 +34,21 @@ def what_if(
         .filter(pl.col("back_billable") & (pl.col("months_back") <= lookback_months))
         .join(open_past.select("client_id", "product_id"), on=["client_id", "product_id"], how="semi")
         .group_by("client_id", "product_id")
-        .agg(pl.col("amount_cents").sum().alias("_past"))
+        .agg(wide_sum("amount_cents").alias("_past"))
     )
     pct = pl.lit(recovery_pct, dtype=pl.Int64)
     return (
         lines.join(past, on=["client_id", "product_id"], how="left")
         .with_columns(
-            one_time_cents=div_round(pl.col("_past").fill_null(0) * pct, 100),
-            monthly_cents=div_round(pl.col("open_monthly_cents") * pct, 100),
+            one_time_cents=div_round(wide(pl.col("_past").fill_null(0)) * pct, 100),
+            monthly_cents=div_round(wide(pl.col("open_monthly_cents")) * pct, 100),
         )
         .group_by("client_id", "client")
-        .agg(pl.col("one_time_cents").sum(), pl.col("monthly_cents").sum())
-        .with_columns(annual_cents=pl.col("monthly_cents") * 12)
+        .agg(
+            wide_sum("one_time_cents").alias("one_time_cents"),
+            wide_sum("monthly_cents").alias("monthly_cents"),
+        )
+        .with_columns(annual_cents=times(pl.col("monthly_cents"), 12))
         .select(WHAT_IF_COLUMNS)
         .sort("client")
         .collect(engine=ENGINE)

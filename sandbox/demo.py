@@ -506,13 +506,15 @@ def prepare(
     if accounting_kind == "qbd":
         accounting, accounting_env = desktop_accounting()
     database = directory / "mcc.db"
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("", "-wal", "-shm", ".audit-head", ".audit-head.lock"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     path = write_demo_config(directory / "mcc.toml", f"sqlite:///{database.resolve()}", vendors, accounting)
     env = {
         **demo_env(vendors),
         **accounting_env,
         "MCC_SECRET_KEY": secrets.token_urlsafe(48),
+        # keys the audit chain (store/audit.py); its signed head is written next to the database
+        "MCC_AUDIT_KEY": secrets.token_urlsafe(48),
         "MCC_DEMO": "1",
     }
     os.environ.update(env)

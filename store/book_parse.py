@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from mcc.config import Config
 from mcc.errors import BookError
-from mcc.money import MAX_AMOUNT, AmountTooLarge, parse_amount
+from mcc.money import MAX_HOURS, MAX_QUANTITY, MAX_UNIT_PRICE, AmountTooLarge, parse_amount
 from store.book_toml import Locator
 
 POLICIES = ("end", "peak", "average")
@@ -185,9 +185,6 @@ def decode_text(raw: bytes, name: str, unit: str = "line") -> str:
 # --- field readers (shared with the contracts CSV) ---------------------------------------------------
 
 
-MAX_QUANTITY = 1_000_000_000  # units on one contract line; beyond it is a typo, and it would overflow cents
-
-
 def whole_number(value: Any, where: Where, key: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         if value > MAX_QUANTITY:
@@ -196,8 +193,8 @@ def whole_number(value: Any, where: Where, key: str) -> int:
     raise where.error(key, f"must be a whole number ≥ 0, got {value!r}")
 
 
-def amount(value: Any, where: Where, key: str) -> int:
-    """A money amount given as a decimal string ("45.00"), in cents; never a float."""
+def amount(value: Any, where: Where, key: str, limit: Decimal = MAX_UNIT_PRICE) -> int:
+    """A money amount given as a decimal string ("45.00"), in cents, at most `limit`; never a float."""
     if isinstance(value, float):
         raise where.error(
             key, f'must be a decimal string such as "45.00" (use a decimal string), got {value!r}'
@@ -207,13 +204,15 @@ def amount(value: Any, where: Where, key: str) -> int:
     try:
         cents = parse_amount(value, field=key)
     except AmountTooLarge:
-        raise where.error(key, f"must be at most {MAX_AMOUNT}, got {value!r}") from None
+        raise where.error(key, f"must be at most {limit:,}, got {value!r}") from None
     except ValueError:
         if re.fullmatch(r"\s*-?\d*\.\d{3,}\s*", value):
             raise where.error(key, f"must have at most two decimal places, got {value!r}") from None
         raise where.error(key, f'must be a decimal amount such as "45.00", got {value!r}') from None
     if cents < 0:
         raise where.error(key, f"must not be negative, got {value!r}")
+    if cents > limit * 100:
+        raise where.error(key, f"must be at most {limit:,}, got {value!r}")
     return cents
 
 
@@ -385,8 +384,13 @@ def _tolerance(value: Any, where: Where) -> tuple[int, int | None]:
     if isinstance(value, str):
         match = _PERCENT.match(value.strip())
         if match:
-            return 0, int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+            basis_points = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+            if basis_points > 10_000:
+                raise where.error("tolerance", f'must be at most "100%", got {value!r}')
+            return 0, basis_points
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value > MAX_QUANTITY:
+            raise where.error("tolerance", f"must be at most {MAX_QUANTITY:,} units, got {value!r}")
         return value, None
     raise where.error(
         "tolerance", f'must be a whole number of units or a percentage string such as "2%", got {value!r}'
@@ -509,6 +513,8 @@ def _hours(value: Any, where: Where) -> Decimal:
         except InvalidOperation:
             pass
         else:
+            if hours > MAX_HOURS:
+                raise where.error("hours", f"must be at most {MAX_HOURS:,} hours, got {value!r}")
             if hours > 0:
                 return hours
     raise where.error("hours", f'must be a positive number of hours such as 10 or "7.5", got {value!r}')

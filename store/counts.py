@@ -255,6 +255,7 @@ def _upsert_time(session: Session, source: str, batch: Batch) -> int:
             person=entry.person[:200],
             hours=entry.hours,
             rate_cents=entry.rate_cents,
+            rate=entry.rate,
             billable=entry.billable,
             note=entry.note,
             vendor_invoiced=entry.vendor_invoiced,

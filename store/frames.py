@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from reconcile import schemas as s
 from reconcile.schemas import Inputs
+from reconcile.time import HOUR_SCALE, RATE_SCALE
 from store.models import (
     Client,
     ClientOrg,
@@ -284,6 +285,19 @@ def _hours_x100(hours: Decimal) -> int:
     return int((Decimal(hours) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def _scaled(value: Decimal | None, scale: int) -> int | None:
+    """An exact decimal in 1/scale units (hours in billionths, rates in hundredths of a cent)."""
+    return (
+        None if value is None else int((Decimal(value) * scale).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    )
+
+
+def _rate_e4(rate: Decimal | None, rate_cents: int | None) -> int | None:
+    if rate is not None:
+        return _scaled(rate, RATE_SCALE)
+    return None if rate_cents is None else rate_cents * 100
+
+
 def time_frames(session: Session, period_end: date) -> dict[str, pl.DataFrame]:
     """Billable time up to `period_end` that is unbilled, or inside a client's hour block; and the blocks."""
     blocks = session.execute(
@@ -306,6 +320,7 @@ def time_frames(session: Session, period_end: date) -> dict[str, pl.DataFrame]:
             TimeEntry.invoice_id,
             TimeEntry.vendor_invoiced,
             TimeEntry.written_off_at,
+            TimeEntry.rate,
         ).where(
             TimeEntry.billable.is_(True),
             TimeEntry.day <= period_end,
@@ -316,8 +331,16 @@ def time_frames(session: Session, period_end: date) -> dict[str, pl.DataFrame]:
         (r[0], r[1], r[2], _hours_x100(r[3]), r[4], r[5], r[6] is not None or bool(r[7]), r[8] is not None)
         for r in rows
     ]
+    # The exact hours and rate the money is computed from (reconcile.time); hundredths are for display.
+    exact = pl.DataFrame(
+        [(r[0], _scaled(r[3], HOUR_SCALE), _rate_e4(r[9], r[4])) for r in rows],
+        schema={"entry_id": pl.Int64, "hours_e9": pl.Int64, "rate_e4": pl.Int64},
+        orient="row",
+    )
     return {
-        "entries": _frame(entries, s.TIME_ENTRIES),
+        "entries": _frame(entries, s.TIME_ENTRIES).join(
+            exact, on="entry_id", how="left", maintain_order="left"
+        ),
         "blocks": _frame([(r[0], _hours_x100(r[1]), r[2], r[3]) for r in blocks], s.HOUR_BLOCKS),
     }
 

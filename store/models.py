@@ -240,6 +240,9 @@ class TimeEntry(Base):
     person: Mapped[str200]
     hours: Mapped[Decimal]
     rate_cents: Mapped[int | None]
+    rate: Mapped[Decimal | None] = mapped_column(
+        comment="the exact hourly rate the source gave (rate_cents is it in whole cents); null: rate_cents"
+    )
     billable: Mapped[bool]
     note: Mapped[str] = mapped_column(Text, default="")
     vendor_invoiced: Mapped[bool] = mapped_column(default=False)

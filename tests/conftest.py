@@ -61,6 +61,14 @@ def no_cli_user(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MCC_USER", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit chain is keyed only in tests that set MCC_AUDIT_KEY themselves (not from the shell, nor
+    left behind by a demo started in an earlier test)."""
+    monkeypatch.delenv("MCC_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("MCC_AUDIT_HEAD", raising=False)
+
+
 @pytest.fixture
 def cli_user(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Add an MCC user with these roles (default admin) to the test database and make CLI writes act

@@ -155,15 +155,48 @@ BOOK_CASES = {
     ),
     "price in exponent form too large for any context": (
         '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1e30"\n',
-        "bad.toml line 4: products[1].unit_price: must be at most 999999999999.99, got '1e30'",
+        "bad.toml line 4: products[1].unit_price: must be at most 1,000,000.00, got '1e30'",
     ),
     "price beyond 64-bit cents": (
         '[[products]]\ncode = "X"\nname = "X"\nunit_price = "92233720368547758.08"\n',
-        "bad.toml line 4: products[1].unit_price: must be at most 999999999999.99, got '92233720368547758.08'",
+        "bad.toml line 4: products[1].unit_price: must be at most 1,000,000.00, got '92233720368547758.08'",
     ),
     "quantity beyond any contract": (
         CONTRACT.replace("quantity = 1", "quantity = 99999999999999999999"),
-        "bad.toml line 4: contracts[1].quantity: must be at most 1,000,000,000, got 99999999999999999999",
+        "bad.toml line 4: contracts[1].quantity: must be at most 10,000,000, got 99999999999999999999",
+    ),
+    # quantity × price of the largest line must stay far inside 64-bit cents: the bounds say so
+    "a billion units on one contract line": (
+        CONTRACT.replace("quantity = 1", "quantity = 1000000000"),
+        "bad.toml line 4: contracts[1].quantity: must be at most 10,000,000, got 1000000000",
+    ),
+    "unit price beyond the bound": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1000000.01"\n',
+        "bad.toml line 4: products[1].unit_price: must be at most 1,000,000.00, got '1000000.01'",
+    ),
+    "unit cost beyond the bound": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1.00"\nunit_cost = "5000000.00"\n',
+        "bad.toml line 5: products[1].unit_cost: must be at most 1,000,000.00, got '5000000.00'",
+    ),
+    "contract price override beyond the bound": (
+        CONTRACT + 'unit_price = "2000000.00"\n',
+        "bad.toml line 6: contracts[1].unit_price: must be at most 1,000,000.00, got '2000000.00'",
+    ),
+    "tolerance in units beyond the bound": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1.00"\ntolerance = 10000001\n',
+        "bad.toml line 5: products[1].tolerance: must be at most 10,000,000 units, got 10000001",
+    ),
+    "tolerance above 100 %": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1.00"\ntolerance = "150%"\n',
+        "bad.toml line 5: products[1].tolerance: must be at most \"100%\", got '150%'",
+    ),
+    "block hours beyond the bound": (
+        '[[blocks]]\nclient = "Acme Dental"\nhours = 10001\nstart = "2026-01-01"\n',
+        "bad.toml line 3: blocks[1].hours: must be at most 10,000 hours, got '10001'",
+    ),
+    "block rate beyond the bound": (
+        '[[blocks]]\nclient = "Acme Dental"\nhours = 10\nstart = "2026-01-01"\nrate = "1000000.50"\n',
+        "bad.toml line 5: blocks[1].rate: must be at most 1,000,000.00, got '1000000.50'",
     ),
     "empty file": ("  \n", "bad.toml: the file is empty"),
     "only comments": ("# nothing yet\n", "bad.toml: the file is empty"),
@@ -230,11 +263,11 @@ CSV_CASES = {
     ),
     "huge quantity": (
         HEADER + "Acme Dental,WS,99999999999999999999,2026-05-01,,\n",
-        "contracts.csv row 2: quantity must be at most 1,000,000,000, got 99999999999999999999",
+        "contracts.csv row 2: quantity must be at most 10,000,000, got 99999999999999999999",
     ),
     "price in exponent form": (
         HEADER + "Acme Dental,WS,3,2026-05-01,,1e30\n",
-        "contracts.csv row 2: unit_price must be at most 999999999999.99, got '1e30'",
+        "contracts.csv row 2: unit_price must be at most 1,000,000.00, got '1e30'",
     ),
     "negative quantity": (
         HEADER + "Cedar Law,WS,4,2026-05-01,,\nAcme Dental,WS,-3,2026-05-01,,\n",
@@ -243,6 +276,14 @@ CSV_CASES = {
     "fractional quantity": (
         HEADER + "Acme Dental,WS,2.5,2026-05-01,,\n",
         "contracts.csv row 2: quantity must be a whole number ≥ 0, got '2.5'",
+    ),
+    "a billion units": (
+        HEADER + "Acme Dental,WS,1000000000,2026-05-01,,\n",
+        "contracts.csv row 2: quantity must be at most 10,000,000, got 1000000000",
+    ),
+    "unit price beyond the bound": (
+        HEADER + "Acme Dental,WS,3,2026-05-01,,1000000.01\n",
+        "contracts.csv row 2: unit_price must be at most 1,000,000.00, got '1000000.01'",
     ),
     "missing quantity": (
         HEADER + "Acme Dental,WS,,2026-05-01,,\n",

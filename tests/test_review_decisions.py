@@ -244,7 +244,7 @@ def test_time_is_approved_or_written_off_once(engine: Engine, book: DbBook) -> N
 
 def test_a_bump_beyond_any_contract_is_refused_and_nothing_is_written(engine: Engine, book: DbBook) -> None:
     """A 20-digit quantity used to reach the database and fail there with an overflow traceback."""
-    with pytest.raises(MccError, match="bump quantity must be at most 1,000,000,000"):
+    with pytest.raises(MccError, match="bump quantity must be at most 10,000,000"):
         decide(
             engine,
             APPROVER,

@@ -46,9 +46,19 @@ def test_time_entry_names_the_person_and_keeps_hours_and_rate_exact() -> None:
     assert entry.note == "Ticket #4001: printer"
 
 
-def test_numbers_as_json_numbers_and_odd_precision_round_half_up() -> None:
+def test_numbers_as_json_numbers_and_odd_precision_are_kept_exact() -> None:
+    """Hours are not cut to hundredths nor the rate to cents: the invoice line rounds once, at the end."""
     entry = to_time_entry({**ENTRY, "Hours": 0.125, "BillRate": 99.995})
-    assert (entry.hours, entry.rate_cents) == (Decimal("0.13"), 10000)
+    assert (entry.hours, entry.rate, entry.rate_cents) == (Decimal("0.125"), Decimal("99.995"), 10000)
+    third = to_time_entry({**ENTRY, "Hours": "0.3333333", "BillRate": "123.455"})
+    assert (third.hours, third.rate) == (Decimal("0.3333333"), Decimal("123.455"))
+
+
+def test_hours_and_rates_beyond_any_real_entry_fail_the_page() -> None:
+    with pytest.raises(MalformedPayload, match="Hours must be at most 10,000"):
+        to_time_entry({**ENTRY, "Hours": "10000.5"})
+    with pytest.raises(MalformedPayload, match="BillRate must be at most 1,000,000.00"):
+        to_time_entry({**ENTRY, "BillRate": "1e9"})
 
 
 def test_unknown_employee_falls_back_to_the_id_and_no_rate_stays_unknown() -> None:

@@ -1,0 +1,34 @@
+"""time entries keep the exact hourly rate their source gave
+
+Revision ID: integrity_exact_rates
+Revises: truth_exclusion_start
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import store.types
+
+revision: str = "integrity_exact_rates"
+down_revision: str | None = "truth_exclusion_start"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("time_entries") as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "rate",
+                store.types.DecimalText(length=40),
+                nullable=True,
+                comment="the exact hourly rate the source gave (rate_cents is it in whole cents); null: rate_cents",
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("time_entries") as batch_op:
+        batch_op.drop_column("rate")
