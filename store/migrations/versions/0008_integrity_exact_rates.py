@@ -1,7 +1,7 @@
 """time entries keep the exact hourly rate their source gave
 
 Revision ID: integrity_exact_rates
-Revises: truth_exclusion_start
+Revises: perf_request_slots
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import store.types
 
 revision: str = "integrity_exact_rates"
-down_revision: str | None = "truth_exclusion_start"
+down_revision: str | None = "perf_request_slots"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
