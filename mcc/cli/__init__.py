@@ -55,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "orgs": ("mcc.cli.orgs", "Organisations seen in sources, and which client each is billed to."),
     "report": ("mcc.cli.reconcile", "Reports to send to clients."),
     "time": ("mcc.cli.review", "Unbilled time: approve for the next invoice, or write off."),
-    "audit": ("mcc.cli.audit", "The hash-chained audit log."),
+    "audit": ("mcc.cli.audit", "The keyed, hash-chained audit log."),
     "invoices": ("mcc.cli.invoices", "Draft, review, approve and push invoices."),
     "qbwc": ("mcc.cli.qbwc", "QuickBooks Desktop through the Web Connector."),
     "users": ("mcc.cli.users", "People who may sign in to the app, and their roles."),
