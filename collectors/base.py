@@ -71,7 +71,7 @@ class Source:
         client = build_client(
             base_url or self.config.url, auth=auth or self.auth(), limiter=limiter, policy=self.policy
         )
-        return Api(self.config.name, client)
+        return Api(self.config.name, client, self.policy.run)
 
     def collect(self, api: Api, stream: str) -> Iterator[Record]:
         """Every record of one stream. Read-only: never send anything that changes the vendor's data."""

@@ -4,6 +4,7 @@ counts stay as they were."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from collectors.base import Source
-from collectors.http import HttpPolicy, redact
+from collectors.http import HttpPolicy, RunBudget, redact
 from collectors.records import Batch
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
@@ -63,6 +64,25 @@ def _fail(engine: Engine, run_id: int, message: str, pages: int) -> None:
         run.status, run.error, run.pages, run.finished_at = "failed", message[:2000], pages, utcnow()
 
 
+def run_policy(policy: HttpPolicy, source_config: SourceConfig) -> HttpPolicy:
+    """The policy for one run: the source's own deadlines and caps where mcc.toml sets them, and a
+    fresh budget (deadline clock, page counter) shared by every client the run opens."""
+    policy = dataclasses.replace(
+        policy,
+        request_deadline=source_config.request_deadline_seconds or policy.request_deadline,
+        run_deadline=source_config.run_deadline_seconds or policy.run_deadline,
+        max_pages=source_config.max_pages_per_run or policy.max_pages,
+        max_items=source_config.max_items_per_run or policy.max_items,
+    )
+    budget = RunBudget(
+        source_config.name,
+        deadline=policy.run_deadline,
+        max_pages=policy.max_pages,
+        max_items=policy.max_items,
+    )
+    return dataclasses.replace(policy, run=budget)
+
+
 def sync_stream(
     engine: Engine,
     source_config: SourceConfig,
@@ -78,12 +98,19 @@ def sync_stream(
     started = time.monotonic()
     batch, pages = Batch(), 0
     api = None
+    policy = run_policy(policy, source_config)
+    budget = policy.run
+    assert budget is not None
     try:
         collector: Source = source_config.collector(source_config, source_config.secrets(), policy)
         metrics = collector.streams[stream].metrics
         api = collector.open_api()
-        for record in collector.collect(api, stream):
+        # every record read counts, repeats included: a vendor repeating itself still stops
+        for read, record in enumerate(collector.collect(api, stream), start=1):
             batch.add(record)
+            budget.check_items(read)
+            if read % 1000 == 0:
+                budget.check_time()
             if progress is not None and batch.size % 250 == 0:
                 progress(stream, batch.size, api.page_count)
         pages = api.page_count

@@ -3,6 +3,7 @@ Retry-After, 5xx, timeouts, malformed pages (last good counts intact) and no sec
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -76,6 +77,15 @@ def test_timeout_fails_the_run(vendor: Vendor) -> None:
     results = _sync(vendor)
     assert not all(result.ok for result in results)
     assert "timed out" in " ".join(result.error or "" for result in results)
+
+
+def test_a_trickling_server_is_cut_at_the_request_deadline(vendor: Vendor) -> None:
+    """One byte every 0.3 s never trips the 2 s read timeout; only the request deadline ends it."""
+    vendor.fake.faults.add(path=vendor.harness.paged_path, trickle=0.3, times=-1)
+    policy = dataclasses.replace(TEST_POLICY, request_deadline=1.0)
+    results = sync_source(vendor.engine, vendor.config, vendor.name, policy=policy)
+    assert not all(result.ok for result in results)
+    assert "request_deadline_seconds" in " ".join(result.error or "" for result in results)
 
 
 def test_malformed_page_fails_the_run_and_keeps_the_last_good_counts(vendor: Vendor) -> None:
