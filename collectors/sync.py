@@ -18,8 +18,9 @@ from collectors.http import HttpPolicy, RunBudget, redact
 from collectors.records import Batch
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
-from store.counts import write_batch
+from store.counts import aggregate, write_batch
 from store.db import transaction
+from store.drops import DEFAULT_DROP_SHARE, find_drops, previous_agrees
 from store.models import SyncRun
 from store.psa import replace_agreement_lines
 from store.types import utcnow
@@ -41,6 +42,7 @@ class SyncResult:
     orgs: int
     seconds: float
     error: str | None = None
+    suspicious: bool = False  # counts collapsed; the last good ones were kept (store/drops.py)
 
 
 def _start(engine: Engine, source: str, stream: str, trigger: str, request_id: int | None) -> int:
@@ -115,13 +117,27 @@ def sync_stream(
                 progress(stream, batch.size, api.page_count)
         pages = api.page_count
         at = utcnow()
+        share = source_config.drop_share if source_config.drop_share is not None else DEFAULT_DROP_SHARE
+        note = None
         with transaction(engine) as session:
-            stats = write_batch(session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id)
+            held = find_drops(session, name, metrics, aggregate(batch), share)
+            if held is not None and previous_agrees(session, name, stream, run_id, held):
+                log.info("%s/%s: a second run reports the same drop; applying it", name, stream)
+                held = None
+            hold = held.groups if held is not None else frozenset()
+            stats = write_batch(
+                session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id, hold=hold
+            )
             if collector.streams[stream].contracts:
                 replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
             run = session.get_one(SyncRun, run_id)
-            run.status, run.finished_at = "ok", at
+            run.status, run.finished_at = ("ok" if held is None else "suspicious"), at
             run.pages, run.records, run.orgs = pages, batch.size, stats.orgs
+            if held is not None:
+                note = held.message(name, run_id, share)
+                run.drops, run.error = held.to_json(), note
+        if note is not None:
+            log.warning("sync %s/%s: %s", name, stream, note)
     except Exception as error:
         pages = api.page_count if api is not None else pages
         message = (
@@ -150,7 +166,18 @@ def sync_stream(
             api.close()
     if progress is not None:
         progress(stream, batch.size, pages)
-    return SyncResult(name, stream, run_id, True, batch.size, pages, stats.orgs, time.monotonic() - started)
+    return SyncResult(
+        name,
+        stream,
+        run_id,
+        True,
+        batch.size,
+        pages,
+        stats.orgs,
+        time.monotonic() - started,
+        note,
+        suspicious=note is not None,
+    )
 
 
 def sync_source(

@@ -64,6 +64,9 @@ class SourceConfig(BaseModel):
     run_deadline_seconds: float | None = Field(default=None, gt=0, le=7 * 86_400)
     max_pages_per_run: int | None = Field(default=None, ge=1)
     max_items_per_run: int | None = Field(default=None, ge=1)
+    # A run in which an org x metric loses more than this share of its count (or all of it) keeps the
+    # last good counts and waits for a person or a second run agreeing (store/drops.py); default 0.5.
+    drop_share: float | None = Field(default=None, gt=0, le=1)
     rest: dict[str, Any] | None = None  # kind "rest": the declared API (collectors/rest.py)
 
     @field_validator("kind")
