@@ -20,7 +20,7 @@ from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
 from store.counts import aggregate, write_batch
 from store.db import transaction
-from store.drops import DEFAULT_DROP_SHARE, find_drops, previous_agrees
+from store.drops import DEFAULT_DROP_SHARE, find_drops, find_line_drops, previous_agrees
 from store.models import SyncRun
 from store.psa import replace_agreement_lines
 from store.types import utcnow
@@ -120,7 +120,12 @@ def sync_stream(
         share = source_config.drop_share if source_config.drop_share is not None else DEFAULT_DROP_SHARE
         note = None
         with transaction(engine) as session:
-            held = find_drops(session, name, metrics, aggregate(batch), share)
+            contracts = collector.streams[stream].contracts
+            held = (
+                find_line_drops(session, name, batch.agreement_lines.values(), share)
+                if contracts
+                else find_drops(session, name, metrics, aggregate(batch), share)
+            )
             if held is not None and previous_agrees(session, name, stream, run_id, held):
                 log.info("%s/%s: a second run reports the same drop; applying it", name, stream)
                 held = None
@@ -128,7 +133,7 @@ def sync_stream(
             stats = write_batch(
                 session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id, hold=hold
             )
-            if collector.streams[stream].contracts:
+            if contracts and held is None:
                 replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
             run = session.get_one(SyncRun, run_id)
             run.status, run.finished_at = ("ok" if held is None else "suspicious"), at

@@ -37,7 +37,10 @@ def confirm_drop(engine: Engine, config: Config, actor: Actor | None, run_id: in
         now = utcnow()
         held = apply_held(session, run, metrics, now)
         run.status, run.drop_confirmed_by, run.drop_confirmed_at = "ok", actor.username, now
-        run.error = f"drop confirmed by {actor.username}: " + "; ".join(d.describe() for d in held.drops)
+        applies = "" if held.keys else " (the next read of the agreements applies it)"
+        run.error = f"drop confirmed by {actor.username}{applies}: " + "; ".join(
+            d.describe() for d in held.drops
+        )
         record_event(
             session,
             actor=actor.username,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collectors.records import AgreementLine
 from store.counts import KeyTuple, Totals, apply_counts
-from store.models import CountKey, Observation, SyncRun
+from store.models import CountKey, Observation, PsaContractLine, SyncRun
 
 DEFAULT_DROP_SHARE = 0.5
 Group = tuple[str, str]  # org external id, metric
@@ -91,6 +93,31 @@ def last_counts(
     return {(org, metric, attrs): (quantity, cost) for org, metric, attrs, quantity, cost in rows}
 
 
+def collapsed(before: dict[Group, int], after: dict[Group, int], share: float) -> list[Drop]:
+    """Each org × metric that had a count and now has none, or lost more than `share` of it."""
+    return [
+        Drop(org, metric, had, after.get((org, metric), 0))
+        for (org, metric), had in sorted(before.items())
+        if had > 0 and (after.get((org, metric), 0) == 0 or had - after.get((org, metric), 0) > share * had)
+    ]
+
+
+def find_line_drops(
+    session: Session, source: str, lines: Iterable[AgreementLine], share: float
+) -> Held | None:
+    """The same rule for a PSA's agreement lines (per company): an empty listing never wipes them."""
+    before: dict[Group, int] = defaultdict(int)
+    for org in session.scalars(
+        select(PsaContractLine.org_external_id).where(PsaContractLine.source == source)
+    ):
+        before[(org, "contract_lines")] += 1
+    after: dict[Group, int] = defaultdict(int)
+    for line in lines:
+        after[(line.org, "contract_lines")] += 1
+    drops = collapsed(before, after, share)
+    return Held(drops, []) if drops else None
+
+
 def find_drops(
     session: Session, source: str, metrics: tuple[str, ...], totals: dict[KeyTuple, Totals], share: float
 ) -> Held | None:
@@ -106,11 +133,7 @@ def find_drops(
     for (org, metric, _), total in totals.items():
         if metric in metrics:
             after[(org, metric)] += total.quantity
-    drops = [
-        Drop(org, metric, had, after.get((org, metric), 0))
-        for (org, metric), had in sorted(before.items())
-        if had > 0 and (after.get((org, metric), 0) == 0 or had - after.get((org, metric), 0) > share * had)
-    ]
+    drops = collapsed(before, after, share)
     if not drops:
         return None
     groups = {(drop.org, drop.metric) for drop in drops}
@@ -133,7 +156,8 @@ def find_drops(
 
 
 def previous_agrees(session: Session, source: str, stream: str, run_id: int, held: Held) -> bool:
-    """The run before this one was held for the same drops, to the same counts: two runs agree."""
+    """The run before this one was held for the same drops, to the same counts (or a person confirmed
+    them and nothing was left to write, as for PSA agreement lines): two runs agree."""
     previous = session.scalar(
         select(SyncRun)
         .where(
@@ -145,7 +169,9 @@ def previous_agrees(session: Session, source: str, stream: str, run_id: int, hel
         .order_by(SyncRun.id.desc())
         .limit(1)
     )
-    if previous is None or previous.status != "suspicious" or previous.drops is None:
+    if previous is None or previous.drops is None:
+        return False
+    if previous.status != "suspicious" and previous.drop_confirmed_by is None:
         return False
     earlier = Held.from_json(previous.drops)
     return {(d.org, d.metric, d.after) for d in earlier.drops} == {

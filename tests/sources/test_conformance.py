@@ -21,6 +21,12 @@ def _sync(vendor: Vendor):
     return sync_source(vendor.engine, vendor.config, vendor.name, policy=TEST_POLICY)
 
 
+def _sync_with(vendor: Vendor, **policy: float):
+    return sync_source(
+        vendor.engine, vendor.config, vendor.name, policy=dataclasses.replace(TEST_POLICY, **policy)
+    )
+
+
 def _paged_requests(vendor: Vendor) -> int:
     return sum(1 for request in vendor.fake.requests if request.path.startswith(vendor.harness.paged_path))
 
@@ -86,6 +92,27 @@ def test_a_trickling_server_is_cut_at_the_request_deadline(vendor: Vendor) -> No
     results = sync_source(vendor.engine, vendor.config, vendor.name, policy=policy)
     assert not all(result.ok for result in results)
     assert "request_deadline_seconds" in " ".join(result.error or "" for result in results)
+
+
+def test_an_empty_but_valid_answer_keeps_the_last_good_counts(vendor: Vendor) -> None:
+    """An outage-shaped answer (the paged list comes back `[]`, no next page) is held as suspicious."""
+    assert all(result.ok for result in _sync(vendor))
+    vendor.fake.faults.add(path=vendor.harness.paged_path, empty=True, times=-1)
+    results = _sync(vendor)
+    assert vendor.counts() == vendor.harness.expected
+    if vendor.harness.expected:
+        assert any(result.suspicious for result in results), [result.error for result in results]
+        assert "suspicious drop" in " ".join(result.error or "" for result in results)
+
+
+def test_endless_pages_and_records_stop_at_the_run_caps(vendor: Vendor) -> None:
+    pages = _sync_with(vendor, max_pages=1)
+    assert not all(result.ok for result in pages)
+    assert "(max_pages_per_run)" in " ".join(result.error or "" for result in pages)
+    records = _sync_with(vendor, max_items=5)
+    assert not all(result.ok for result in records)
+    assert "(max_items_per_run)" in " ".join(result.error or "" for result in records)
+    assert vendor.counts() == {}
 
 
 def test_malformed_page_fails_the_run_and_keeps_the_last_good_counts(vendor: Vendor) -> None:
