@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
+from collectors.http import Api, HttpPolicy, build_client, remember_credentials, shared_limiter
 from collectors.records import Org, Record
 
 if TYPE_CHECKING:
@@ -50,8 +50,7 @@ class Source:
         self.config = config
         self.secrets = secrets
         self.policy = policy
-        for value in secrets.values():
-            remember_secret(value.get_secret_value())
+        remember_credentials(value.get_secret_value() for value in secrets.values())
 
     def secret(self, key: str) -> str:
         return self.secrets[key].get_secret_value()

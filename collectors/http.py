@@ -3,14 +3,16 @@ honour a capped Retry-After, client-side rate limits, timeouts, paging, and reda
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 from httpx_retries import Retry, RetryTransport
@@ -37,11 +39,41 @@ _known_secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The ways a vendor may echo a secret back: as is, URL-encoded (form or path style), and base64
+    (standard or URL-safe, with or without padding)."""
+    raw = value.encode()
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms |= {encoded, encoded.rstrip("="), quote(encoded, safe="")}
+    return {form for form in forms if len(form) >= 4}
+
+
 def remember_secret(value: str) -> None:
-    """Every credential read from the environment is redacted literally wherever it would appear."""
+    """Every credential read from the environment is redacted wherever it would appear, in any of the
+    forms a vendor may echo it in (`encoded_forms`)."""
     if len(value) >= 4:
         with _secrets_lock:
-            _known_secrets.add(value)
+            _known_secrets.update(encoded_forms(value))
+
+
+def remember_credentials(values: Iterable[str]) -> None:
+    """A source's or accounting system's credentials together: each one, and `key:secret` for every
+    pair of them, since HTTP Basic sends base64(key:secret) and vendors echo it without the `Basic `."""
+    values = [value for value in values if value]
+    for value in values:
+        remember_secret(value)
+    for first in values:
+        for second in values:
+            if first is not second:
+                _remember_pair(first, second)
+
+
+def _remember_pair(username: str, password: str) -> None:
+    """base64 of `username:password` (the pair itself is not secret text: the username alone is not)."""
+    pair = f"{username}:{password}"
+    with _secrets_lock:
+        _known_secrets.update(encoded_forms(pair) - {pair, quote(pair, safe=""), quote_plus(pair)})
 
 
 def redact(text: str) -> str:
@@ -124,7 +156,7 @@ class TokenAuth(httpx.Auth):
             token = self._read_token(response.json())
         except (ValueError, KeyError, TypeError):
             raise MalformedPayload(
-                f"the {self._label} answered without a token: {_snippet(response)}"
+                f"the {self._label}'s answer has no token in it. It said: {_snippet(response)}"
             ) from None
         remember_secret(token)
         self._token = token
@@ -175,6 +207,7 @@ class HeaderAuth(httpx.Auth):
 
 def basic_auth(username: str, password: str) -> httpx.BasicAuth:
     remember_secret(password)
+    _remember_pair(username, password)  # the header's base64, echoed by some vendors without `Basic `
     return httpx.BasicAuth(username, password)
 
 

@@ -149,6 +149,29 @@ def test_secrets_never_reach_the_logs(
     assert "Bearer " not in captured.replace("Bearer [redacted]", "")
 
 
+def test_an_error_echoing_encoded_credentials_is_stored_redacted(vendor: Vendor) -> None:
+    """A vendor error that echoes base64(key:secret) without `Basic `, or a URL-encoded secret."""
+    import base64
+    from urllib.parse import quote
+
+    values = list(vendor.harness.env.values())
+    echoed = [base64.b64encode(f"{a}:{b}".encode()).decode() for a in values for b in values if a != b]
+    echoed += [quote(value, safe="") for value in vendor.harness.secret_values]
+    vendor.fake.faults.add(
+        path=vendor.harness.paged_path,
+        status=400,
+        body={"error": "bad request " + " ".join(echoed)},
+        times=-1,
+    )
+    results = _sync(vendor)
+    assert not all(result.ok for result in results)
+    with reading(vendor.engine) as session:
+        errors = " ".join(run.error or "" for run in session.scalars(select(SyncRun)))
+    assert "bad request" in errors
+    for text in echoed:
+        assert text not in errors
+
+
 def test_records_match_golden_file(vendor: Vendor, update_golden: bool) -> None:
     """The normalised records, diffed against tests/golden/sources/<kind>.json (regenerate: --update-golden)."""
     import json
