@@ -49,11 +49,10 @@ def _oauth(
 def _remember(secrets: dict[str, Any]) -> None:
     """Register secrets with the shared log redaction, when that layer is present."""
     try:
-        from collectors.http import remember_secret
+        from collectors.http import remember_credentials
     except ImportError:
         return
-    for value in secrets.values():
-        remember_secret(value.get_secret_value())
+    remember_credentials(value.get_secret_value() for value in secrets.values())
 
 
 def writer_for(

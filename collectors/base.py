@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 import httpx
 from pydantic import SecretStr
 
-from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
+from collectors.http import Api, HttpPolicy, build_client, remember_credentials, shared_limiter
 from collectors.limits import shared_window
 from collectors.records import Org, Record
 
@@ -52,8 +52,7 @@ class Source:
         self.config = config
         self.secrets = secrets
         self.policy = policy
-        for value in secrets.values():
-            remember_secret(value.get_secret_value())
+        remember_credentials(value.get_secret_value() for value in secrets.values())
 
     def secret(self, key: str) -> str:
         return self.secrets[key].get_secret_value()
@@ -77,7 +76,7 @@ class Source:
             policy=self.policy,
             window=shared_window(key, self.rate_per_minute),
         )
-        return Api(self.config.name, client)
+        return Api(self.config.name, client, self.policy.run)
 
     def collect(self, api: Api, stream: str) -> Iterator[Record]:
         """Every record of one stream. Read-only: never send anything that changes the vendor's data."""

@@ -21,7 +21,8 @@ from collectors.http import Api, HttpPolicy
 from collectors.records import Count, Entity, Org, Record
 from collectors.registry import register
 from mcc.errors import BookError, SourceError
-from store.book_parse import MAX_QUANTITY, CsvWhere, decode_text
+from mcc.money import MAX_QUANTITY
+from store.book_parse import CsvWhere, decode_text
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # the file is read whole; past this it is not an export of counts
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

@@ -79,7 +79,8 @@ class DattoSaas(Source):
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()
     ):
         if policy == HttpPolicy():  # an explicitly chosen policy (tests, the CLI) is kept as given
-            policy = dataclasses.replace(policy, timeout=SLOW_TIMEOUT)
+            # and the whole answer gets a minute more than one slow read
+            policy = dataclasses.replace(policy, timeout=SLOW_TIMEOUT, request_deadline=SLOW_TIMEOUT + 60)
         super().__init__(config, secrets, policy)
 
     def auth(self) -> httpx.Auth:

@@ -3,21 +3,23 @@ honour a capped Retry-After, client-side rate limits, timeouts, paging, and reda
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 from httpx_retries import Retry, RetryTransport
 from pyrate_limiter import Duration, Limiter, limiter_factory
-from pyrate_limiter.extras.httpx_limiter import RateLimiterTransport
 
 from collectors.limits import RequestWindow, WindowTransport
-from mcc.errors import AuthFailed, MalformedPayload, SourceError
+from mcc.errors import AuthFailed, DeadlineExceeded, LimitExceeded, MalformedPayload, SourceError
 
 if TYPE_CHECKING:
     from collectors.paging import Paginator
@@ -38,11 +40,41 @@ _known_secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The ways a vendor may echo a secret back: as is, URL-encoded (form or path style), and base64
+    (standard or URL-safe, with or without padding)."""
+    raw = value.encode()
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    for encoded in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+        forms |= {encoded, encoded.rstrip("="), quote(encoded, safe="")}
+    return {form for form in forms if len(form) >= 4}
+
+
 def remember_secret(value: str) -> None:
-    """Every credential read from the environment is redacted literally wherever it would appear."""
+    """Every credential read from the environment is redacted wherever it would appear, in any of the
+    forms a vendor may echo it in (`encoded_forms`)."""
     if len(value) >= 4:
         with _secrets_lock:
-            _known_secrets.add(value)
+            _known_secrets.update(encoded_forms(value))
+
+
+def remember_credentials(values: Iterable[str]) -> None:
+    """A source's or accounting system's credentials together: each one, and `key:secret` for every
+    pair of them, since HTTP Basic sends base64(key:secret) and vendors echo it without the `Basic `."""
+    values = [value for value in values if value]
+    for value in values:
+        remember_secret(value)
+    for first in values:
+        for second in values:
+            if first is not second:
+                _remember_pair(first, second)
+
+
+def _remember_pair(username: str, password: str) -> None:
+    """base64 of `username:password` (the pair itself is not secret text: the username alone is not)."""
+    pair = f"{username}:{password}"
+    with _secrets_lock:
+        _known_secrets.update(encoded_forms(pair) - {pair, quote(pair, safe=""), quote_plus(pair)})
 
 
 def redact(text: str) -> str:
@@ -125,7 +157,7 @@ class TokenAuth(httpx.Auth):
             token = self._read_token(response.json())
         except (ValueError, KeyError, TypeError):
             raise MalformedPayload(
-                f"the {self._label} answered without a token: {_snippet(response)}"
+                f"the {self._label}'s answer has no token in it. It said: {_snippet(response)}"
             ) from None
         remember_secret(token)
         self._token = token
@@ -176,15 +208,68 @@ class HeaderAuth(httpx.Auth):
 
 def basic_auth(username: str, password: str) -> httpx.BasicAuth:
     remember_secret(password)
+    _remember_pair(username, password)  # the header's base64, echoed by some vendors without `Basic `
     return httpx.BasicAuth(username, password)
 
 
 # --- client -------------------------------------------------------------------------------------
 
 
+class RunBudget:
+    """One run's deadline and caps, shared by every client the run opens (a vendor with several hosts
+    or tenants opens one per host). `ends_at` is on the monotonic clock."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        deadline: float,
+        max_pages: int,
+        max_items: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source, self.deadline, self.max_pages, self.max_items = source, deadline, max_pages, max_items
+        self.ends_at = clock() + deadline
+        self.pages = 0
+        self._lock = threading.Lock()
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.ends_at
+
+    def deadline_error(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{self.source}: the run took longer than its deadline of {self.deadline:g} s "
+            "(run_deadline_seconds) and was stopped; the last good counts are kept"
+        )
+
+    def check_time(self) -> None:
+        if self.expired():
+            raise self.deadline_error()
+
+    def count_page(self) -> None:
+        with self._lock:
+            self.pages += 1
+            pages = self.pages
+        if pages > self.max_pages:
+            raise LimitExceeded(
+                f"{self.source}: the run read more than {self.max_pages:,} pages (max_pages_per_run) and was "
+                "stopped; raise the cap if the tool really has that many"
+            )
+
+    def check_items(self, items: int) -> None:
+        if items > self.max_items:
+            raise LimitExceeded(
+                f"{self.source}: the run read more than {self.max_items:,} records (max_items_per_run) and was "
+                "stopped; raise the cap if the tool really has that many"
+            )
+
+
 @dataclass(frozen=True)
 class HttpPolicy:
-    """Timeouts and retries. `max_wait` caps any single Retry-After; `total_wait` caps the sum."""
+    """Timeouts, deadlines, caps and retries. `max_wait` caps any single Retry-After; `total_wait` caps
+    the sum. `timeout` bounds each read of the socket; `request_deadline` bounds a whole request,
+    headers and body together (a server trickling a byte every few seconds never trips a read timeout);
+    `run_deadline`, `max_pages` and `max_items` bound a whole run (see `RunBudget`)."""
 
     timeout: float = 30.0
     connect_timeout: float = 5.0
@@ -194,6 +279,71 @@ class HttpPolicy:
     total_wait: float = 300.0
     retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
     retry_methods: tuple[str, ...] = ("GET", "HEAD", "OPTIONS")
+    request_deadline: float = 120.0
+    run_deadline: float = 3600.0
+    max_pages: int = 10_000
+    max_items: int = 2_000_000
+    run: RunBudget | None = field(default=None, compare=False)
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that stops with a clear error once its request's deadline has passed."""
+
+    def __init__(self, inner: httpx.SyncByteStream, ends_at: float, fail: Callable[[], Exception]) -> None:
+        self._inner, self._ends_at, self._fail = inner, ends_at, fail
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() >= self._ends_at:
+                raise self._fail()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """Each attempt gets `seconds` in all, and never more than the run has left: every socket timeout
+    is shortened to what remains, and the body is cut off when the time is up."""
+
+    def __init__(self, inner: httpx.BaseTransport, seconds: float, run: RunBudget | None) -> None:
+        self._inner, self._seconds, self._run = inner, seconds, run
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        now = time.monotonic()
+        ends_at = now + self._seconds
+        run = self._run
+        if run is not None:
+            run.check_time()
+            ends_at = min(ends_at, run.ends_at)
+        remaining = max(0.01, ends_at - now)
+        timeout = dict(request.extensions.get("timeout") or {})
+        for key in ("connect", "read", "write", "pool"):
+            current = timeout.get(key)
+            timeout[key] = remaining if current is None else min(current, remaining)
+        request.extensions["timeout"] = timeout
+        where = f"{request.method} {_path(str(request.url))}"
+
+        def fail() -> Exception:
+            if run is not None and run.expired():
+                return run.deadline_error()
+            return DeadlineExceeded(
+                f"{where} took longer than {self._seconds:g} s in all (request_deadline_seconds): the server "
+                "is answering too slowly or not finishing its answer"
+            )
+
+        try:
+            response = self._inner.handle_request(request)
+        except httpx.TimeoutException:
+            if run is not None and run.expired():
+                raise run.deadline_error() from None
+            raise
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _DeadlineStream(response.stream, ends_at, fail)
+        return response
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 _limiters: dict[tuple[str, int], Limiter] = {}
@@ -217,6 +367,20 @@ def shared_limiter(key: str, requests_per_minute: int) -> Limiter:
         return limiter
 
 
+class _Limited(httpx.BaseTransport):
+    """Takes a token from the source's limiter before each attempt (the wait is outside its deadline)."""
+
+    def __init__(self, limiter: Limiter, inner: httpx.BaseTransport) -> None:
+        self._limiter, self._inner = limiter, inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._limiter.try_acquire("request")
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 def build_client(
     base_url: str,
     *,
@@ -226,11 +390,11 @@ def build_client(
     headers: Mapping[str, str] | None = None,
     window: RequestWindow | None = None,
 ) -> httpx.Client:
-    """An httpx.Client whose transport is retry → shared window → rate limit → network, so every retry
-    takes a slot of the vendor account's window (shared by every process) and a token of this process's."""
-    inner: httpx.BaseTransport = (
-        RateLimiterTransport(limiter) if limiter is not None else httpx.HTTPTransport()
-    )
+    """An httpx.Client whose transport is retry → shared window → rate limit → deadline → network, so
+    every retry takes a slot of the vendor account's window (shared by every process), a token of this
+    process's, and has its own deadline (within the run's)."""
+    network = DeadlineTransport(httpx.HTTPTransport(), policy.request_deadline, policy.run)
+    inner: httpx.BaseTransport = _Limited(limiter, network) if limiter is not None else network
     if window is not None:
         inner = WindowTransport(inner, window)
     retry = Retry(
@@ -263,9 +427,10 @@ def _snippet(response: httpx.Response, limit: int = 300) -> str:
 class Api:
     """One source's authenticated client: JSON reads with clear errors, and paging by strategy."""
 
-    def __init__(self, name: str, client: httpx.Client) -> None:
+    def __init__(self, name: str, client: httpx.Client, run: RunBudget | None = None) -> None:
         self.name = name
         self.client = client
+        self.run = run
         self.request_count = 0
         self.page_count = 0
         self.last_response: httpx.Response | None = None  # for paginators that read headers (Link)
@@ -276,7 +441,14 @@ class Api:
         try:
             response = self.client.request(method, url, **kwargs)
             self.last_response = response
+        except DeadlineExceeded as error:
+            message = str(error)
+            raise DeadlineExceeded(
+                message if message.startswith(f"{self.name}:") else f"{self.name}: {message}"
+            ) from None
         except httpx.TimeoutException:
+            if self.run is not None and self.run.expired():
+                raise self.run.deadline_error() from None
             raise SourceError(f"{self.name}: {where} timed out after retries") from None
         except httpx.TransportError as error:
             raise SourceError(f"{self.name}: {where} could not connect: {redact(str(error))}") from None
@@ -329,6 +501,9 @@ class Api:
                     f"{self.name}: {_path(url)} returned the same next page twice; stopping"
                 )
             seen.add(marker)
+            if self.run is not None:
+                self.run.check_time()
+                self.run.count_page()
             payload = (
                 self.get(page_url, page_params)
                 if query is None

@@ -10,7 +10,7 @@ the job over and marks the dead worker's run as abandoned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,17 +93,28 @@ def _configured(config: Config) -> list[str]:
 
 
 def claim_due(
-    engine: Engine, config: Config, owner: str, now: datetime, *, limit: int, lease: timedelta
+    engine: Engine,
+    config: Config,
+    owner: str,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    busy: Collection[str] = (),
 ) -> list[Claim]:
-    """Take up to `limit` due jobs whose lease is free or expired; each gets a lease until now + lease."""
-    if limit <= 0:
+    """Take up to `limit` due jobs whose lease is free or expired; each gets a lease until now + lease.
+
+    At most one job per source, and none of the `busy` sources (those this worker is already reading):
+    a source runs one stream at a time here, so a stalled vendor holds one slot, never all of them."""
+    sources = [name for name in _configured(config) if name not in set(busy)]
+    if limit <= 0 or not sources:
         return []
     keys = set(job_keys(config))
     with transaction(engine) as session:
         rows = session.scalars(
             select(SourceJob)
             .where(
-                SourceJob.source.in_(_configured(config)),
+                SourceJob.source.in_(sources),
                 SourceJob.next_due_at <= now,
                 or_(SourceJob.lease_until.is_(None), SourceJob.lease_until < now),
             )
@@ -111,9 +122,9 @@ def claim_due(
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        claims = []
+        claims: list[Claim] = []
         for job in rows:
-            if (job.source, job.stream) not in keys:
+            if (job.source, job.stream) not in keys or any(c.source == job.source for c in claims):
                 continue
             if job.lease_owner is not None:
                 _abandon_runs(session, job.source, job.stream, job.lease_owner, now)

@@ -4,6 +4,7 @@ counts stay as they were."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import time
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from collectors.base import Source
-from collectors.http import HttpPolicy, redact
+from collectors.http import HttpPolicy, RunBudget, redact
 from collectors.records import Batch
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
-from store.counts import write_batch
+from store.counts import aggregate, write_batch
 from store.db import transaction
+from store.drops import DEFAULT_DROP_SHARE, find_drops, find_line_drops, previous_agrees
 from store.models import SyncRun
 from store.psa import replace_agreement_lines
 from store.types import utcnow
@@ -40,6 +42,7 @@ class SyncResult:
     orgs: int
     seconds: float
     error: str | None = None
+    suspicious: bool = False  # counts collapsed; the last good ones were kept (store/drops.py)
 
 
 def _start(engine: Engine, source: str, stream: str, trigger: str, request_id: int | None) -> int:
@@ -63,6 +66,25 @@ def _fail(engine: Engine, run_id: int, message: str, pages: int) -> None:
         run.status, run.error, run.pages, run.finished_at = "failed", message[:2000], pages, utcnow()
 
 
+def run_policy(policy: HttpPolicy, source_config: SourceConfig) -> HttpPolicy:
+    """The policy for one run: the source's own deadlines and caps where mcc.toml sets them, and a
+    fresh budget (deadline clock, page counter) shared by every client the run opens."""
+    policy = dataclasses.replace(
+        policy,
+        request_deadline=source_config.request_deadline_seconds or policy.request_deadline,
+        run_deadline=source_config.run_deadline_seconds or policy.run_deadline,
+        max_pages=source_config.max_pages_per_run or policy.max_pages,
+        max_items=source_config.max_items_per_run or policy.max_items,
+    )
+    budget = RunBudget(
+        source_config.name,
+        deadline=policy.run_deadline,
+        max_pages=policy.max_pages,
+        max_items=policy.max_items,
+    )
+    return dataclasses.replace(policy, run=budget)
+
+
 def sync_stream(
     engine: Engine,
     source_config: SourceConfig,
@@ -78,23 +100,49 @@ def sync_stream(
     started = time.monotonic()
     batch, pages = Batch(), 0
     api = None
+    policy = run_policy(policy, source_config)
+    budget = policy.run
+    assert budget is not None
     try:
         collector: Source = source_config.collector(source_config, source_config.secrets(), policy)
         metrics = collector.streams[stream].metrics
         api = collector.open_api()
-        for record in collector.collect(api, stream):
+        # every record read counts, repeats included: a vendor repeating itself still stops
+        for read, record in enumerate(collector.collect(api, stream), start=1):
             batch.add(record)
+            budget.check_items(read)
+            if read % 1000 == 0:
+                budget.check_time()
             if progress is not None and batch.size % 250 == 0:
                 progress(stream, batch.size, api.page_count)
         pages = api.page_count
         at = utcnow()
+        share = source_config.drop_share if source_config.drop_share is not None else DEFAULT_DROP_SHARE
+        note = None
         with transaction(engine) as session:
-            stats = write_batch(session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id)
-            if collector.streams[stream].contracts:
+            contracts = collector.streams[stream].contracts
+            held = (
+                find_line_drops(session, name, batch.agreement_lines.values(), share)
+                if contracts
+                else find_drops(session, name, metrics, aggregate(batch), share)
+            )
+            if held is not None and previous_agrees(session, name, stream, run_id, held):
+                log.info("%s/%s: a second run reports the same drop; applying it", name, stream)
+                held = None
+            hold = held.groups if held is not None else frozenset()
+            stats = write_batch(
+                session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id, hold=hold
+            )
+            if contracts and held is None:
                 replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
             run = session.get_one(SyncRun, run_id)
-            run.status, run.finished_at = "ok", at
+            run.status, run.finished_at = ("ok" if held is None else "suspicious"), at
             run.pages, run.records, run.orgs = pages, batch.size, stats.orgs
+            if held is not None:
+                note = held.message(name, run_id, share)
+                run.drops, run.error = held.to_json(), note
+        if note is not None:
+            log.warning("sync %s/%s: %s", name, stream, note)
     except Exception as error:
         pages = api.page_count if api is not None else pages
         message = (
@@ -123,7 +171,18 @@ def sync_stream(
             api.close()
     if progress is not None:
         progress(stream, batch.size, pages)
-    return SyncResult(name, stream, run_id, True, batch.size, pages, stats.orgs, time.monotonic() - started)
+    return SyncResult(
+        name,
+        stream,
+        run_id,
+        True,
+        batch.size,
+        pages,
+        stats.orgs,
+        time.monotonic() - started,
+        note,
+        suspicious=note is not None,
+    )
 
 
 def sync_source(

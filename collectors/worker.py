@@ -1,6 +1,9 @@
 """The background worker: runs every source stream on its own schedule in a thread pool, answers
 Refresh-now requests within seconds, backs off failing vendors, and shuts down cleanly.
 
+Each source has its own lane: it runs one stream at a time (scheduled or refresh, never both at once)
+and the pool always has a thread for every source, so a stalled vendor can hold up only itself.
+
 Due-ness lives in the database (collectors.jobs), so any number of workers can share one PostgreSQL
 database; a job that raises is logged and rescheduled and never stops the other sources.
 """
@@ -37,7 +40,7 @@ class Stopping(MccError):
 
 @dataclass(frozen=True)
 class WorkerOptions:
-    threads: int = 4
+    threads: int = 4  # the least pool size; the pool always has one thread per enabled source
     lease: timedelta = timedelta(seconds=60)  # renewed every lease/3 while a run is in flight
     tick: float = 0.5  # how often the loop looks for due jobs
     refresh_poll: float = 2.0  # how often the refresh queue is polled
@@ -57,6 +60,7 @@ class WorkerSummary:
 @dataclass
 class _Refresh:
     pending: set[Future[tuple[int, list[str]]]] = field(default_factory=set)
+    waiting: list[str] = field(default_factory=list)  # sources not started yet (their lane is busy)
     records: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -80,7 +84,7 @@ class Worker:
         self._abandon = threading.Event()
         self._jobs: dict[Future[SyncResult | None], jobs.Claim] = {}
         self._refreshes: dict[int, _Refresh] = {}
-        self._refresh_futures: dict[Future[tuple[int, list[str]]], int] = {}
+        self._refresh_futures: dict[Future[tuple[int, list[str]]], tuple[int, str]] = {}
         self._local = threading.local()
         self._lock = threading.Lock()
 
@@ -100,14 +104,24 @@ class Worker:
     def _in_flight(self) -> int:
         return len(self._jobs) + len(self._refresh_futures)
 
+    @property
+    def slots(self) -> int:
+        """Pool threads: at least one per enabled source, so no source waits for another's thread."""
+        return max(self.options.threads, sum(1 for source in self.config.sources if source.enabled))
+
+    def _busy(self) -> set[str]:
+        """Sources with a run in flight (or queued on the pool) in this worker."""
+        busy = {claim.source for claim in self._jobs.values()}
+        return busy | {source for _, source in self._refresh_futures.values()}
+
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self, once: bool = False) -> WorkerSummary:
         """Run until stop() (or, with `once`, until nothing is due or queued and nothing is in flight)."""
         options = self.options
         count = jobs.ensure_jobs(self.engine, self.config, self.clock())
-        log.info("worker %s: %d source stream(s), %d thread(s)", self.owner, count, options.threads)
-        executor = ThreadPoolExecutor(max_workers=options.threads, thread_name_prefix="mcc-sync")
+        log.info("worker %s: %d source stream(s), %d thread(s)", self.owner, count, self.slots)
+        executor = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="mcc-sync")
         self._last_poll = self._last_renew = float("-inf")
         try:
             while not self._stop.is_set():
@@ -138,17 +152,16 @@ class Worker:
         if time.monotonic() - self._last_poll >= options.refresh_poll or once:
             self._last_poll = time.monotonic()
             started += self._poll_refresh(executor, now)
-        free = options.threads - self._in_flight()
+        started += self._start_waiting(executor)
+        free = self.slots - self._in_flight()
         for claim in jobs.claim_due(
-            self.engine, self.config, self.owner, now, limit=free, lease=options.lease
+            self.engine, self.config, self.owner, now, limit=free, lease=options.lease, busy=self._busy()
         ):
             self._jobs[executor.submit(self._run_job, claim)] = claim
             started += 1
         return started
 
     def _poll_refresh(self, executor: ThreadPoolExecutor, now: datetime) -> int:
-        if self._in_flight() >= self.options.threads:
-            return 0
         claimed = refresh.claim_request(self.engine, self.owner, now, self.options.lease)
         if claimed is None:
             return 0
@@ -160,12 +173,22 @@ class Worker:
             refresh.finish_request(self.engine, request_id, self.owner, records=0, errors=[message])
             return 1
         log.info("refresh request #%d: %s", request_id, ", ".join(names))
-        state = self._refreshes[request_id] = _Refresh()
-        for name in names:
-            future = executor.submit(self._run_refresh_source, request_id, name)
-            state.pending.add(future)
-            self._refresh_futures[future] = request_id
-        return len(names)
+        self._refreshes[request_id] = _Refresh(waiting=list(names))
+        return self._start_waiting(executor)
+
+    def _start_waiting(self, executor: ThreadPoolExecutor) -> int:
+        """Start each waiting refresh whose source's lane is free."""
+        started = 0
+        for request_id, state in self._refreshes.items():
+            for name in list(state.waiting):
+                if name in self._busy():
+                    continue
+                state.waiting.remove(name)
+                future = executor.submit(self._run_refresh_source, request_id, name)
+                state.pending.add(future)
+                self._refresh_futures[future] = (request_id, name)
+                started += 1
+        return started
 
     def _renew(self, now: datetime) -> None:
         until = now + self.options.lease
@@ -179,7 +202,7 @@ class Worker:
         for job_future in [f for f in self._jobs if f.done()]:
             del self._jobs[job_future]
         for future in [f for f in self._refresh_futures if f.done()]:
-            request_id = self._refresh_futures.pop(future)
+            request_id, _ = self._refresh_futures.pop(future)
             state = self._refreshes[request_id]
             state.pending.discard(future)
             if future.cancelled():
@@ -190,7 +213,7 @@ class Worker:
                 records, errors = 0, [f"unexpected error: {error}"]
             state.records += records
             state.errors.extend(errors)
-            if not state.pending:
+            if not state.pending and not state.waiting:
                 del self._refreshes[request_id]
                 refresh.finish_request(
                     self.engine, request_id, self.owner, records=state.records, errors=state.errors

@@ -58,6 +58,15 @@ class SourceConfig(BaseModel):
     group: str | None = None  # m365: the group whose members feed `group_members`
     offline_days: int = 30  # RMM: devices silent longer than this are flagged as exclusion candidates
     rate_limit_per_minute: int | None = None  # override the vendor's documented limit
+    # Bounds on one run (defaults in collectors.http.HttpPolicy): a request's whole answer, the run,
+    # and how many pages / records a run may read before it fails as a vendor paging for ever.
+    request_deadline_seconds: float | None = Field(default=None, gt=0, le=86_400)
+    run_deadline_seconds: float | None = Field(default=None, gt=0, le=7 * 86_400)
+    max_pages_per_run: int | None = Field(default=None, ge=1)
+    max_items_per_run: int | None = Field(default=None, ge=1)
+    # A run in which an org x metric loses more than this share of its count (or all of it) keeps the
+    # last good counts and waits for a person or a second run agreeing (store/drops.py); default 0.5.
+    drop_share: float | None = Field(default=None, gt=0, le=1)
     rest: dict[str, Any] | None = None  # kind "rest": the declared API (collectors/rest.py)
     csv: dict[str, Any] | None = None  # kind "csv": the folder of exports (collectors/csv_folder.py)
 

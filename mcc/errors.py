@@ -36,5 +36,13 @@ class MalformedPayload(SourceError):
     """The vendor answered with something that is not what its protocol promises."""
 
 
+class DeadlineExceeded(SourceError):
+    """A request or a whole run took longer than its deadline (a stalled or trickling vendor)."""
+
+
+class LimitExceeded(SourceError):
+    """A run read more pages or items than its cap (a vendor that pages for ever)."""
+
+
 class AccountingError(MccError):
     """The accounting system refused or could not take an invoice."""

@@ -4,9 +4,11 @@ formatting, the period picker, headers, empty states, and running a service call
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
@@ -403,3 +405,38 @@ def clients(data: DataVersion) -> dict[int, str]:
         return {
             cid: name for cid, name in session.execute(select(Client.id, Client.name).order_by(Client.name))
         }
+
+
+def suspicious_drops(*, confirm: bool) -> None:
+    """Runs held as suspicious (counts collapsed; the last good ones were kept), with the numbers, and on
+    Sources a Confirm drop button per run (the service re-checks the role and audits it)."""
+    from mcc.drops import confirm_drop
+    from store.drops import open_suspicious_runs
+
+    with reading(context().reader) as session:
+        held = open_suspicious_runs(session)
+    for run in held:
+        # org ids come from the vendor: shown as text, never as markdown
+        numbers = re.sub(
+            r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", "; ".join(d.describe() for d in run.drops[:10])
+        )
+        more = f" and {len(run.drops) - 10} more" if len(run.drops) > 10 else ""
+        st.warning(
+            f"{run.source} / {run.stream} run #{run.run_id} looks like an outage, so the last good counts "
+            f"were kept: {numbers}{more}. Confirm the drop if it is real; the next run reporting the same "
+            "also confirms it.",
+            icon=":material/trending_down:",
+        )
+        if confirm and st.button(
+            "Confirm drop",
+            key=f"confirm_drop_{run.run_id}",
+            disabled=not require_user().has("approver"),
+            help="Write these counts: the client really has fewer (audited).",
+        ):
+            done = attempt(
+                partial(confirm_drop, context().engine, context().config, actor(), run.run_id),
+                success=f"Drop in {run.source} / {run.stream} confirmed",
+            )
+            if done is not None:
+                st.cache_data.clear()
+                st.rerun()

@@ -56,6 +56,7 @@ gaps = result.gaps.filter(pl.col("client_id").is_not_null())
 
 common.header("Review", f"Walk the book client by client for {period} and decide on each gap.")
 common.flash()
+common.suspicious_drops(confirm=False)
 
 if gaps.height == 0:
     common.empty_state("Nothing to review", "There are no reconciled clients for this period yet.")

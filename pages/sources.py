@@ -100,6 +100,8 @@ for row in rows:
         with st.expander(f"Full error from {row['Source']} / {row['Stream']}"):
             st.code(full, language=None, wrap_lines=True)
 
+common.suspicious_drops(confirm=True)
+
 st.subheader("Refresh now", anchor=False)
 st.caption(
     "Refresh runs a source right away (the worker picks the request up within seconds) — e.g. before "

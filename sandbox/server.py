@@ -8,6 +8,8 @@ fields as JSON), so a separately started sandbox can be driven too:
     {"path": "/v2/devices", "status": 503, "times": 3, "skip": 1}       # fail pages 2..4
     {"path": "/v2/devices", "malformed": true, "times": 1}
     {"path": "/v2/devices", "delay": 5, "times": 1}                     # slow / timeout
+    {"path": "/v2/devices", "trickle": 2, "times": -1}                  # one byte every 2 s, for ever
+    {"path": "/v2/devices", "empty": true, "times": -1}                 # valid answer, every list empty
     {"expire_tokens": true}                                             # next bearer call is 401
 """
 
@@ -54,6 +56,7 @@ class Response:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    trickle: float = 0.0  # seconds between bytes of the body: a server that never quite stalls
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -75,6 +78,8 @@ class Fault:
     body: Any = None
     malformed: bool = False
     delay: float = 0.0
+    trickle: float = 0.0
+    empty: bool = False
     times: int = 1  # -1: until cleared
     skip: int = 0  # let this many matching requests through first
     method: str | None = None
@@ -111,7 +116,8 @@ class Faults:
                 if fault.skip > 0:
                     fault.skip -= 1
                     continue
-                if fault.times == 0 or (fault.status is None and not fault.malformed and not fault.delay):
+                harmless = not (fault.malformed or fault.delay or fault.trickle or fault.empty)
+                if fault.times == 0 or (fault.status is None and harmless):
                     continue
                 if fault.times > 0:
                     fault.times -= 1
@@ -136,6 +142,7 @@ class Fake:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.lock = threading.RLock()
+        self.serving = False
 
     # -- routing -----------------------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -170,8 +177,13 @@ class Fake:
                 except HttpError as error:
                     return error.response
                 response = result if isinstance(result, Response) else Response(200, result)
+                if fault is not None and fault.empty and response.status < 300:
+                    response.body = emptied(response.body)
+                    response.headers = {k: v for k, v in response.headers.items() if k.lower() != "link"}
                 if fault is not None and fault.malformed:
                     response.raw = response.encode()[: max(1, len(response.encode()) // 2)]
+                if fault is not None and fault.trickle:
+                    response.trickle = fault.trickle
                 return response
         return Response(404, {"error": f"no route {request.method} {request.path}"})
 
@@ -225,7 +237,16 @@ class Fake:
                         self.send_header(key, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if response.trickle:
+                        self.wfile.flush()
+                        for index in range(len(payload)):
+                            if not fake.serving:
+                                break
+                            self.wfile.write(payload[index : index + 1])
+                            self.wfile.flush()
+                            time.sleep(response.trickle)
+                    else:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                     pass
 
@@ -234,6 +255,7 @@ class Fake:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+        self.serving = True
         server = ThreadingHTTPServer((host, port), _Handler)
         server.daemon_threads = True
         self._server = server
@@ -248,10 +270,21 @@ class Fake:
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
+        self.serving = False  # trickling answers end, so their threads do not outlive the fake
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def emptied(body: Any) -> Any:
+    """An outage-shaped answer: the same JSON with every list empty and every next-page hint gone
+    (organisations may still be listed by another path while their devices come back `[]`)."""
+    if isinstance(body, list):
+        return []
+    if isinstance(body, dict):
+        return {key: emptied(value) for key, value in body.items() if "next" not in key.lower()}
+    return body
 
 
 def _seconds(value: float) -> str:

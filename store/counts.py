@@ -268,17 +268,44 @@ def _upsert_time(session: Session, source: str, batch: Batch) -> int:
     return len(batch.time_entries)
 
 
+def apply_counts(
+    session: Session,
+    *,
+    source: str,
+    metrics: tuple[str, ...],
+    values: dict[KeyTuple, Totals],
+    at: datetime,
+    run_id: int | None,
+) -> int:
+    """Record these keys' counts as of `at` (observations on change, daily and monthly rollups)."""
+    keys = _key_ids(session, source, metrics, values)
+    by_id = {keys[key]: totals for key, totals in values.items()}
+    if not by_id:
+        return 0
+    changed = _observe(session, by_id, at, run_id)
+    _roll_up(session, by_id, at.date())
+    return changed
+
+
 def write_batch(
-    session: Session, *, source: str, metrics: tuple[str, ...], batch: Batch, at: datetime, run_id: int | None
+    session: Session,
+    *,
+    source: str,
+    metrics: tuple[str, ...],
+    batch: Batch,
+    at: datetime,
+    run_id: int | None,
+    hold: frozenset[tuple[str, str]] = frozenset(),
 ) -> WriteStats:
-    """Everything one successful run of one stream saw. Keys of `metrics` it no longer saw drop to 0."""
+    """Everything one successful run of one stream saw. Keys of `metrics` it no longer saw drop to 0.
+    Keys of a held org × metric (a suspicious drop, store/drops.py) keep their last counts."""
     orgs = _upsert_orgs(session, source, batch, at)
     totals = aggregate(batch)
     keys = _key_ids(session, source, metrics, totals)
     values = {
         key_id: totals.get(key, Totals())
         for key, key_id in keys.items()
-        if key[1] in metrics or key in totals
+        if (key[1] in metrics or key in totals) and (key[0], key[1]) not in hold
     }
     changed = 0
     if values:

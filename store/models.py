@@ -292,7 +292,9 @@ class SyncRun(Base):
     source: Mapped[str40]
     stream: Mapped[str40]
     trigger: Mapped[str] = mapped_column(String(20), default="schedule", comment="schedule | manual | cli")
-    status: Mapped[str] = mapped_column(String(20), default="running", comment="running | ok | failed")
+    status: Mapped[str] = mapped_column(
+        String(20), default="running", comment="running | ok | failed | suspicious"
+    )
     started_at: Mapped[created_now]
     finished_at: Mapped[datetime | None]
     pages: Mapped[int] = mapped_column(default=0)
@@ -301,6 +303,11 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(100))
     refresh_request_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_requests.id"))
+    # A suspicious run's held drops (JSON: what each org x metric had and what this run reported, with
+    # the per-key counts to apply if a person confirms); who confirmed them, and when.
+    drops: Mapped[str | None] = mapped_column(Text)
+    drop_confirmed_by: Mapped[str | None] = mapped_column(String(100))
+    drop_confirmed_at: Mapped[datetime | None]
 
 
 class SourceJob(Base):

@@ -14,6 +14,7 @@ from collectors.http import HttpPolicy
 from mcc import onboarding
 from mcc.config import Config
 from pages.auth import SESSION_KEY
+from sandbox.server import Fake
 from tests.app_support import prepare, signed_in, start_session, texts
 from tests.app_world import SOURCES_TOML, seed_world
 from tests.sources.harness import VENDORS
@@ -22,12 +23,14 @@ FAST = HttpPolicy(
     timeout=2.0, connect_timeout=1.0, retries=1, backoff_factor=0.01, max_wait=0.5, total_wait=3.0
 )
 NINJA = VENDORS["ninjaone"]
+STARTED: list[Fake] = []  # the fake each test's world reads, for tests that inject faults
 
 
 @pytest.fixture
 def world(engine: Engine, write_config, monkeypatch: pytest.MonkeyPatch) -> Iterator[Config]:
     fake = NINJA.make_fake()
     url = fake.start()
+    STARTED.append(fake)
     toml = SOURCES_TOML.replace(
         'kind = "ninjaone"\nbase_url = "http://127.0.0.1:9"',
         f'kind = "ninjaone"\nbase_url = "{url}"\n{NINJA.extra_toml.format(url=url)}',
@@ -107,3 +110,32 @@ def test_the_test_handler_refuses_a_session_that_claims_admin(world: Config) -> 
     assert [e.value for e in at.error] == [
         "approver may not test a source connection: the 'admin' role is required"
     ]
+
+
+def test_a_suspicious_drop_shows_on_sources_and_review_and_an_approver_confirms_it(
+    world: Config, engine: Engine
+) -> None:
+    from sqlalchemy import select
+
+    from collectors.sync import sync_source
+    from store.db import reading
+    from store.models import AuditEvent, SyncRun
+
+    assert all(r.ok for r in sync_source(engine, world, "ninja", streams=["devices"], policy=FAST))
+    STARTED[-1].faults.add(path="/v2/devices", empty=True, times=-1)  # organisations listed, devices []
+    held = sync_source(engine, world, "ninja", streams=["devices"], policy=FAST)[0]
+    assert held.suspicious
+    review = signed_in("viewer", "pages/review.py")
+    assert not review.exception, review.exception
+    assert "looks like an outage" in texts(review) and "1,200 → 0" in texts(review)
+    viewer = signed_in("viewer", "pages/sources.py")
+    assert not viewer.exception, viewer.exception
+    assert viewer.button(key=f"confirm_drop_{held.run_id}").disabled
+    at = signed_in("approver", "pages/sources.py")
+    at.button(key=f"confirm_drop_{held.run_id}").click().run()
+    assert not at.exception, at.exception
+    with reading(engine) as session:
+        assert session.get_one(SyncRun, held.run_id).drop_confirmed_by == "approver"
+        actors = session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "sync.confirm_drop"))
+        assert actors.all() == ["approver"]
+    assert "looks like an outage" not in texts(signed_in("viewer", "pages/sources.py"))

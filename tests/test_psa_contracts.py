@@ -191,7 +191,9 @@ def test_later_psa_changes_become_changed_and_closed_lines(
         (712, date(2026, 11, 1), None, "psa:cw:11/101"),
     ]
     fake.agreements = [row for row in fake.agreements if row["id"] != 11]
-    _read(book, config)
+    _read(book, config)  # every line of the company gone: held as a suspicious drop, lines kept
+    assert psa_contracts.preview(book, config, "cw", today=date(2026, 12, 2)).of_kind("closed") == []
+    _read(book, config)  # the next read reports the same: the agreement really closed
     closed = psa_contracts.preview(book, config, "cw", today=date(2026, 12, 2)).of_kind("closed")
     assert [(c.client, c.old_quantity, c.end) for c in closed] == [("Acme Dental", 712, date(2026, 12, 1))]
 

@@ -1,4 +1,5 @@
-"""`mcc sources list|test`: what is configured, which credentials are set, and whether each source can be read."""
+"""`mcc sources list|test|confirm-drop`: what is configured, which credentials are set, whether each source
+can be read, and confirming a drop in counts a run held as suspicious."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mcc.cli.actor import AsUser
 from mcc.config import load_config
 
 if TYPE_CHECKING:
@@ -130,6 +132,25 @@ def test_command(
     if failed:
         typer.echo(f"{failed} of {len(checks)} source(s) failed", err=True)
         raise typer.Exit(1)
+
+
+@sources.command("confirm-drop")
+def confirm_drop_command(
+    run: int = typer.Argument(
+        ..., help="The suspicious sync run's number (shown on Sources and by mcc sync)."
+    ),
+    as_user: AsUser = None,
+) -> None:
+    """Accept the drop a suspicious run held back: its counts are written, and the decision is audited."""
+    from mcc.cli.actor import cli_actor
+    from mcc.context import open_context
+    from mcc.drops import confirm_drop
+
+    context = open_context()
+    held = confirm_drop(context.engine, context.config, cli_actor(context, as_user), run)
+    for drop in held.drops:
+        typer.echo(f"confirmed: {drop.describe()}")
+    context.dispose()
 
 
 def register(app: typer.Typer) -> None:

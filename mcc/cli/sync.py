@@ -80,7 +80,11 @@ def _results_table(results: list[SyncResult]) -> Table:
         table.add_row(
             result.source,
             result.stream,
-            "ok" if result.ok else "[red]failed[/red]",
+            "[yellow]suspicious[/yellow]"
+            if result.suspicious
+            else "ok"
+            if result.ok
+            else "[red]failed[/red]",
             str(result.records),
             str(result.pages),
             f"{result.seconds:.1f}",

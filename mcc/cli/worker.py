@@ -18,7 +18,13 @@ log = logging.getLogger(__name__)
 
 def worker_command(
     once: bool = typer.Option(False, "--once", help="Run what is due or queued now, then exit."),
-    threads: int = typer.Option(4, "--threads", min=1, max=64, help="Sources read at the same time."),
+    threads: int = typer.Option(
+        4,
+        "--threads",
+        min=1,
+        max=64,
+        help="Least number of sync threads; there is always one per enabled source.",
+    ),
     lease: float = typer.Option(
         60.0,
         "--lease",

@@ -3,6 +3,7 @@ Retry-After, 5xx, timeouts, malformed pages (last good counts intact) and no sec
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -18,6 +19,12 @@ from tests.sources.conftest import TEST_POLICY, Vendor
 
 def _sync(vendor: Vendor):
     return sync_source(vendor.engine, vendor.config, vendor.name, policy=TEST_POLICY)
+
+
+def _sync_with(vendor: Vendor, **policy: float):
+    return sync_source(
+        vendor.engine, vendor.config, vendor.name, policy=dataclasses.replace(TEST_POLICY, **policy)
+    )
 
 
 def _paged_requests(vendor: Vendor) -> int:
@@ -78,6 +85,36 @@ def test_timeout_fails_the_run(vendor: Vendor) -> None:
     assert "timed out" in " ".join(result.error or "" for result in results)
 
 
+def test_a_trickling_server_is_cut_at_the_request_deadline(vendor: Vendor) -> None:
+    """One byte every 0.3 s never trips the 2 s read timeout; only the request deadline ends it."""
+    vendor.fake.faults.add(path=vendor.harness.paged_path, trickle=0.3, times=-1)
+    policy = dataclasses.replace(TEST_POLICY, request_deadline=1.0)
+    results = sync_source(vendor.engine, vendor.config, vendor.name, policy=policy)
+    assert not all(result.ok for result in results)
+    assert "request_deadline_seconds" in " ".join(result.error or "" for result in results)
+
+
+def test_an_empty_but_valid_answer_keeps_the_last_good_counts(vendor: Vendor) -> None:
+    """An outage-shaped answer (the paged list comes back `[]`, no next page) is held as suspicious."""
+    assert all(result.ok for result in _sync(vendor))
+    vendor.fake.faults.add(path=vendor.harness.paged_path, empty=True, times=-1)
+    results = _sync(vendor)
+    assert vendor.counts() == vendor.harness.expected
+    if vendor.harness.expected:
+        assert any(result.suspicious for result in results), [result.error for result in results]
+        assert "suspicious drop" in " ".join(result.error or "" for result in results)
+
+
+def test_endless_pages_and_records_stop_at_the_run_caps(vendor: Vendor) -> None:
+    pages = _sync_with(vendor, max_pages=1)
+    assert not all(result.ok for result in pages)
+    assert "(max_pages_per_run)" in " ".join(result.error or "" for result in pages)
+    records = _sync_with(vendor, max_items=5)
+    assert not all(result.ok for result in records)
+    assert "(max_items_per_run)" in " ".join(result.error or "" for result in records)
+    assert vendor.counts() == {}
+
+
 def test_malformed_page_fails_the_run_and_keeps_the_last_good_counts(vendor: Vendor) -> None:
     assert all(result.ok for result in _sync(vendor))
     vendor.fake.faults.add(path=vendor.harness.paged_path, malformed=True, times=1, skip=1)
@@ -110,6 +147,29 @@ def test_secrets_never_reach_the_logs(
             assert secret not in captured
             assert secret not in errors
     assert "Bearer " not in captured.replace("Bearer [redacted]", "")
+
+
+def test_an_error_echoing_encoded_credentials_is_stored_redacted(vendor: Vendor) -> None:
+    """A vendor error that echoes base64(key:secret) without `Basic `, or a URL-encoded secret."""
+    import base64
+    from urllib.parse import quote
+
+    values = list(vendor.harness.env.values())
+    echoed = [base64.b64encode(f"{a}:{b}".encode()).decode() for a in values for b in values if a != b]
+    echoed += [quote(value, safe="") for value in vendor.harness.secret_values]
+    vendor.fake.faults.add(
+        path=vendor.harness.paged_path,
+        status=400,
+        body={"error": "bad request " + " ".join(echoed)},
+        times=-1,
+    )
+    results = _sync(vendor)
+    assert not all(result.ok for result in results)
+    with reading(vendor.engine) as session:
+        errors = " ".join(run.error or "" for run in session.scalars(select(SyncRun)))
+    assert "bad request" in errors
+    for text in echoed:
+        assert text not in errors
 
 
 def test_records_match_golden_file(vendor: Vendor, update_golden: bool) -> None:

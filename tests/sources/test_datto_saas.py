@@ -108,6 +108,7 @@ def test_the_default_timeout_is_stretched_for_datto_but_a_chosen_policy_is_kept(
     monkeypatch.setenv("MCC_BACKUP_API_SECRET", "sec")
     source = config.source("backup")
     assert source.collector(source, source.secrets()).policy.timeout == SLOW_TIMEOUT
+    assert source.collector(source, source.secrets()).policy.request_deadline > SLOW_TIMEOUT
     assert source.collector(source, source.secrets(), TEST_POLICY).policy == TEST_POLICY
     assert source.url == "https://api.datto.com"
     assert HttpPolicy().timeout < SLOW_TIMEOUT
