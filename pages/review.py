@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 
 import polars as pl
@@ -15,6 +14,7 @@ from mcc import reconciliation as recon
 from mcc import review
 from mcc.money import parse_amount
 from pages import actions, common
+from pages.labels import describe_attributes
 from reconcile.periods import month_end
 
 OPEN_STATUSES = ("under_billed", "over_billed", "no_contract")
@@ -292,7 +292,9 @@ st.dataframe(
             width=88,
             help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
         ),
-        "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
+        "Status": st.column_config.TextColumn(
+            "Status", width="medium", help="With the decision taken, if any."
+        ),
     },
     key="review_table",
 )
@@ -315,17 +317,6 @@ def candidates(client: int, period_text: str, version: common.DataVersion) -> pl
 
 def _entity_name(names: dict[str, str], external_id: str) -> str:
     return names.get(external_id, external_id)
-
-
-def _attrs(text: str) -> str:
-    """The attributes that say what an entity is (class, purpose, SKU), not timestamps."""
-    try:
-        values = json.loads(text)
-        return ", ".join(
-            f"{k}={v}" for k, v in values.items() if not (isinstance(v, str) and "T" in v and ":" in v)
-        )
-    except (ValueError, AttributeError):
-        return text
 
 
 period_start = recon.resolve_period(period)
@@ -356,7 +347,7 @@ for gap in rows.iter_rows(named=True):
                     "First seen": [common.day_text(d) for d in found["first_seen"]],
                     "New this period": fresh.to_list(),
                     "Source": found["source"].to_list(),
-                    "Attributes": [_attrs(a) for a in found["attrs"]],
+                    "Attributes": [describe_attributes(a) for a in found["attrs"]],
                     "Excluded": [
                         "yes: " + (r or "") if x else ""
                         for x, r in zip(found["excluded"], found["exclusion_reason"], strict=True)
