@@ -122,6 +122,8 @@ def _is_timestamp(value: object) -> bool:
 
 
 def _attribute(key: str, value: object) -> str | None:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"  # attribute rows store flags as text
     if value is None or value == "" or value == "unknown" or _is_timestamp(value):
         return None
     if key in FLAGS and isinstance(value, bool):
@@ -180,21 +182,23 @@ def hours_text(hundredths: int | None) -> str:
 
 def block_sentence(block_x100: int, used_x100: int, billable_x100: int) -> str:
     """A client's prepaid block in one line. `used` is every billable hour inside the block's dates up to
-    the period end (invoiced ones too); `billable` is the unbilled time the block does not pay for.
+    the period end (invoiced ones too); `billable` is the unbilled time the block does not pay for: beyond
+    it once it is used up, otherwise time outside its dates.
 
-    '10.00 h block, 3.25 h used so far (6.75 h left); nothing billable beyond it'
-    '10.00 h block, 13.25 h used so far (used up); 3.25 h billable beyond it'
+    '10.00 h block: 3.25 h used, 6.75 h left · nothing billable beyond it'
+    '10.00 h block: 13.25 h used, used up · 3.25 h billable beyond it'
     """
     if block_x100 <= 0:
         return f"No prepaid block: {hours_text(billable_x100)} billable"
     left = block_x100 - used_x100
     state = f"{hours_text(left)} left" if left > 0 else "used up"
-    beyond = (
-        f"{hours_text(billable_x100)} billable beyond it"
-        if billable_x100 > 0
-        else "nothing billable beyond it"
-    )
-    return f"{hours_text(block_x100)} block, {hours_text(used_x100)} used so far ({state}); {beyond}"
+    if billable_x100 <= 0:
+        beyond = "nothing billable beyond it"
+    elif left > 0:
+        beyond = f"{hours_text(billable_x100)} billable outside its dates"
+    else:
+        beyond = f"{hours_text(billable_x100)} billable beyond it"
+    return f"{hours_text(block_x100)} block: {hours_text(used_x100)} used, {state} · {beyond}"
 
 
 ACTIONS = {

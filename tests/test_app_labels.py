@@ -69,7 +69,7 @@ def test_unbilled_time_explains_the_block(world: Config, engine: Engine) -> None
     table = _table(at, "Prepaid block")
     blocks = dict(zip(table["Client"], table["Prepaid block"], strict=True))
     # three 1.50 h entries: the 2.00 h block pays for 2.00 h of them, 2.50 h are billed beyond it
-    assert blocks[client_name(2)] == "2.00 h block, 4.50 h used so far (used up); 2.50 h billable beyond it"
+    assert blocks[client_name(2)] == "2.00 h block: 4.50 h used, used up · 2.50 h billable beyond it"
     assert blocks[client_name(4)] == "No prepaid block: 4.50 h billable"
 
 

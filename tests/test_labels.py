@@ -38,6 +38,7 @@ from pages.labels import (
         ({"sku": ["SPB", "FLOW_FREE"]}, "Microsoft 365 Business Premium, Power Automate Free"),
         ({"product": "Microsoft 365 Business Premium (NCE)"}, "Microsoft 365 Business Premium (NCE)"),
         ({"machine_type": "unknown", "os_type": "linux"}, "Linux"),
+        ({"node_class": "WINDOWS_WORKSTATION", "offline": "false"}, "Windows workstation · online"),
         ("", ""),
         ("not json", "not json"),
     ],
@@ -84,9 +85,10 @@ def test_an_audit_payload_names_the_target_product() -> None:
 @pytest.mark.parametrize(
     ("block", "used", "billable", "shown"),
     [
-        (1000, 325, 0, "10.00 h block, 3.25 h used so far (6.75 h left); nothing billable beyond it"),
-        (1000, 1325, 325, "10.00 h block, 13.25 h used so far (used up); 3.25 h billable beyond it"),
-        (1000, 1000, 0, "10.00 h block, 10.00 h used so far (used up); nothing billable beyond it"),
+        (1000, 325, 0, "10.00 h block: 3.25 h used, 6.75 h left · nothing billable beyond it"),
+        (1000, 1325, 325, "10.00 h block: 13.25 h used, used up · 3.25 h billable beyond it"),
+        (1000, 1000, 0, "10.00 h block: 10.00 h used, used up · nothing billable beyond it"),
+        (1000, 125, 1700, "10.00 h block: 1.25 h used, 8.75 h left · 17.00 h billable outside its dates"),
         (0, 0, 250, "No prepaid block: 2.50 h billable"),
     ],
 )
