@@ -278,23 +278,23 @@ st.dataframe(
         name for name in TABLE_COLUMNS if name != "Excluded" or int(rows["excluded_qty"].sum()) != 0
     ],
     column_config={
-        "Contracted": st.column_config.NumberColumn("Contracted", width=82),
-        "Observed": st.column_config.NumberColumn("Observed", width=76),
-        "Excluded": st.column_config.NumberColumn("Excluded", width=74),
-        "Billable": st.column_config.NumberColumn("Billable", width=70),
-        "Gap": st.column_config.NumberColumn("Gap", width=50),
-        "Unit price": st.column_config.TextColumn("Unit price", width=72),
-        "Monthly": st.column_config.TextColumn("Monthly", width=80),
-        "Back-bill": st.column_config.TextColumn("Back-bill", width=80),
-        "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
+        # widths add up to the main column at 1440 px, so Status (the last column) is never cut off
+        "Product": st.column_config.TextColumn("Product", width=195),
+        "Contracted": st.column_config.NumberColumn("Contracted", width=80),
+        "Observed": st.column_config.NumberColumn("Observed", width=72),
+        "Excluded": st.column_config.NumberColumn("Excluded", width=70),
+        "Billable": st.column_config.NumberColumn("Billable", width=62),
+        "Gap": st.column_config.NumberColumn("Gap", width=44),
+        "Unit price": st.column_config.TextColumn("Unit price", width=70),
+        "Monthly": st.column_config.TextColumn("Monthly", width=76),
+        "Back-bill": st.column_config.TextColumn("Back-bill", width=76),
+        "Since": st.column_config.TextColumn("Since", width=62, help="The month the gap opened (YYYY-MM)."),
         "Source": st.column_config.TextColumn(
             "Source",
-            width=88,
+            width=70,
             help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
         ),
-        "Status": st.column_config.TextColumn(
-            "Status", width="medium", help="With the decision taken, if any."
-        ),
+        "Status": st.column_config.TextColumn("Status", width=165, help="With the decision taken, if any."),
     },
     key="review_table",
 )
