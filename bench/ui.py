@@ -1,15 +1,23 @@
-"""UI speed on a 2,000-client book: warm page script runs (AppTest, in-process) and the first page load
-in headless Chromium against `mcc serve`.
+"""UI speed in headless Chromium against `mcc serve`.
 
-    .venv/bin/python bench/ui.py [--clients 2000] [--runs 5]
+    .venv/bin/python bench/ui.py [--clients 0|2000] [--repeats 5]     # clicks (default)
+    .venv/bin/python bench/ui.py --mode pages [--clients 2000] [--runs 5]
 
-Targets (issue 7): warm page script ≤ 0.3 s; first page load in the browser ≤ 3.5 s.
+*clicks* (issue 12): from the click to the settled page for sign-in, open Review, Next, Previous, Record
+decision, Exclude, bulk apply and page navigation, each beside the same widgets on a bare Streamlit page
+(bench/ui_floor.py, the framework floor) measured in the same run. `--clients 0` is the demo book (`mcc
+demo`'s ~40 clients on the vendor sandbox); `--clients 2000` the generated big book. Targets: Next /
+Previous / Record decision / Exclude / bulk apply ≤ 0.5 s (demo) and ≤ 1.0 s (2,000 clients); page
+navigation ≤ 1.0 s; sign-in ≤ 2 s.
+
+*pages* (issue 7): warm page script runs (AppTest, in-process) and the first page load in the browser.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -159,11 +167,158 @@ def browser_loads(config_path: Path, runs: int) -> dict[str, list[float]]:
     return loads
 
 
+def seed_demo(directory: Path) -> tuple[Path, dict[str, str]]:
+    """The demo book (what `mcc demo` seeds), with the sandbox stopped afterwards: the UI never calls it.
+    A directory seeded before (`--dir`) is reused as it is."""
+    import json
+
+    from sandbox.demo import prepare, seed
+
+    saved = directory / "bench-env.json"
+    if saved.exists():
+        print(f"reusing the demo book in {directory}", flush=True)
+        return directory / "mcc.toml", json.loads(saved.read_text(encoding="utf-8"))
+    started = time.perf_counter()
+    stack = prepare(directory, port_base=0)
+    try:
+        seed(stack.config, stack.world, stack.vendors, report=lambda line: None)
+    finally:
+        stack.stop()
+    print(f"seeded the demo book in {time.perf_counter() - started:.1f} s", flush=True)
+    assert stack.config.path is not None
+    saved.write_text(json.dumps({"MCC_DEMO": "1"}), encoding="utf-8")
+    return Path(stack.config.path), {"MCC_DEMO": "1"}
+
+
+def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    import httpx
+
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(240):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).text == "ok":
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{command[:4]} did not come up on port {port}")
+
+
+def clicks(clients: int, repeats: int, keep: Path | None = None) -> None:
+    from bench.ui_clicks import Timings, prepare, session, table
+    from sandbox.demo import DEMO_PASSWORD
+    from tests.e2e.browser import browser
+
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = str(keep) if keep and not clients else scratch
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+        if clients:
+            config_path, extra = seed(Path(directory), clients), {"MCC_COOKIE_KEY": COOKIE_KEY}
+            username, password = "admin", PASSWORD
+        else:
+            config_path, extra = seed_demo(Path(directory))
+            username, password = "billing", DEMO_PASSWORD
+        env = {**os.environ, **extra, "MCC_CONFIG": str(config_path), "MCC_LOG_LEVEL": "WARNING"}
+        if clients:
+            env.pop("MCC_DEMO", None)
+        # "before": the same book (a copy: the sittings decide gaps) served without this change's
+        # Streamlit options, to show what they are worth
+        before_path = Path(scratch) / "before" / "mcc.toml"
+        before_path.parent.mkdir()
+        database = Path(str(load_database(config_path)))
+        shutil.copy(database, before_path.parent / "mcc.db")
+        before_path.write_text(
+            config_path.read_text(encoding="utf-8").replace(
+                str(database), str(before_path.parent / "mcc.db")
+            ),
+            encoding="utf-8",
+        )
+        app_port, before_port, floor_port = free_port(), free_port(), free_port()
+        shipped = ["-c", f"from mcc.cli import serve; serve.run_streamlit({app_port}, '127.0.0.1')"]
+        unchanged = [
+            "-c",
+            "import sys; from mcc.cli import serve; from streamlit.runtime.pages_manager import PagesManager; "
+            "from streamlit.web import cli; PagesManager.uses_pages_directory = False; "
+            f"sys.argv = [a for a in serve.streamlit_args({before_port}, '127.0.0.1') if 'postScriptGC' not in a]; "
+            "cli.main()",
+        ]
+        processes = [
+            start([sys.executable, *shipped], env, app_port),
+            start([sys.executable, *unchanged], {**env, "MCC_CONFIG": str(before_path)}, before_port),
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(ROOT / "bench" / "ui_floor.py"),
+                    "--server.headless=true",
+                    f"--server.port={floor_port}",
+                    "--browser.gatherUsageStats=false",
+                    "--server.fileWatcherType=none",
+                ],
+                env,
+                floor_port,
+            ),
+        ]
+        mcc, before, floor, warm_up = Timings(), Timings(), Timings(), Timings()
+        names = {
+            id(mcc): "MCC",
+            id(before): "MCC before (post-run GC on)",
+            id(floor): "floor",
+            id(warm_up): "floor warm-up (its first script runs import pandas and pyarrow; not counted)",
+        }
+        try:
+            with browser() as chromium:
+                for url, timings, user, secret in (
+                    (f"http://127.0.0.1:{floor_port}", warm_up, "someone", "anything"),
+                    (f"http://127.0.0.1:{app_port}", mcc, username, password),
+                    (f"http://127.0.0.1:{before_port}", before, username, password),
+                    (f"http://127.0.0.1:{floor_port}", floor, "someone", "anything"),
+                ):
+                    print(f"  {names[id(timings)]} at {url}", flush=True)
+                    context = chromium.new_context(viewport={"width": 1440, "height": 900})
+                    page = context.new_page()
+                    prepare(page)
+                    session(page, url, user, secret, timings, repeats)
+                    context.close()
+        finally:
+            for process in processes:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
+    book = "demo book (~40 clients)" if not clients else f"{clients:,}-client book"
+    print(f"\nClick to settled page, {book}, median of {repeats} per interaction:")
+    print("\n".join(table(mcc, floor, before)))
+
+
+def load_database(config_path: Path) -> str:
+    from mcc.config import load_config
+    from store.db import normalise_url
+
+    url = normalise_url(load_config(config_path).database_url)
+    return url.removeprefix("sqlite:///")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--mode", choices=["clicks", "pages"], default="clicks")
+    parser.add_argument("--clients", type=int, default=None, help="0: the demo book (clicks default)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None, help="keep (and reuse) the seeded demo book here")
     args = parser.parse_args()
+    if args.mode == "clicks":
+        clicks(args.clients or 0, args.repeats, args.dir)
+        return
+    args.clients = args.clients or 2000
     with tempfile.TemporaryDirectory() as directory:
         config_path = seed(Path(directory), args.clients)
         os.environ["MCC_CONFIG"] = str(config_path)

@@ -6,13 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
-from sqlalchemy import select
 
-from pages import common
+from pages import common, labels
 from pages.formatting import describe_payload
 from store.audit import verify_chain
+from store.audit_search import AuditRow, search_events
 from store.db import reading
-from store.models import AuditEvent
 
 user = common.require_user()
 ctx = common.context()
@@ -34,29 +33,26 @@ def events(
     version: int, since: datetime, actor: str, action: str, text: str, limit: int
 ) -> list[dict[str, object]]:
     with reading(ctx.reader) as session:
-        query = select(AuditEvent).where(AuditEvent.at >= since).order_by(AuditEvent.id.desc()).limit(limit)
-        if actor:
-            query = query.where(AuditEvent.actor == actor)
-        if action:
-            query = query.where(AuditEvent.action.startswith(action))
-        if text:
-            query = query.where(AuditEvent.payload.contains(text) | AuditEvent.entity_id.contains(text))
+        found = search_events(
+            session, since=since, actor=actor, action=action, text=text, limit=limit, describe=_line
+        )
         return [
             {
-                "#": e.id,
-                "When": e.at.strftime("%Y-%m-%d %H:%M:%S"),
-                "Who": e.actor,
-                "Action": e.action,
-                "Entity": f"{e.entity.replace('_', ' ')} {e.entity_id or ''}".strip(),
-                "Details": _details(e.payload),
-                "payload": e.payload,
+                "#": row.id,
+                "When": labels.when_text(row.at),
+                "Who": row.actor,
+                "Action": labels.action_sentence(row.action, row.payload),
+                "Client": ", ".join(row.clients),
+                "Entity": f"{row.entity.replace('_', ' ')} {row.entity_id or ''}".strip(),
+                "Details": _line(row),
+                "payload": row.payload_text,
             }
-            for e in session.scalars(query)
+            for row in found
         ]
 
 
-def _details(payload: str) -> str:
-    return describe_payload(payload, common.money)
+def _line(row: AuditRow) -> str:
+    return describe_payload(row.payload, common.money)
 
 
 ok, checked, bad, reason = chain(data.audit)
@@ -83,7 +79,9 @@ action = right.selectbox(
     format_func=lambda a: a.rstrip(".").title() or "All",
     key="audit_action",
 )
-text = last.text_input("Contains", key="audit_text")
+text = last.text_input(
+    "Contains", key="audit_text", help="A client's name, a product, a note, an invoice number…"
+)
 since = (datetime.now(UTC) - timedelta(days=int(days))).replace(second=0, microsecond=0)
 rows = events(data.audit, since, actor.strip(), action, text.strip(), 1000)
 if not rows:
@@ -93,14 +91,15 @@ else:
         rows,
         hide_index=True,
         width="stretch",
-        column_order=["#", "When", "Who", "Action", "Details", "Entity"],
+        column_order=["#", "When", "Who", "Action", "Client", "Details", "Entity"],
         column_config={
             "#": st.column_config.NumberColumn("#", width=50),
-            "When": st.column_config.TextColumn("When", width=140),
+            "When": st.column_config.TextColumn("When", width=165, help="Times are in UTC."),
             "Who": st.column_config.TextColumn("Who", width=80),
-            "Action": st.column_config.TextColumn("Action", width=130),
+            "Action": st.column_config.TextColumn("Action", width=210),
+            "Client": st.column_config.TextColumn("Client", width=150),
             "Details": st.column_config.TextColumn(
-                "Details", width=540, help="What the event recorded; the full record is below the table."
+                "Details", width=480, help="What the event recorded; the full record is below the table."
             ),
             "payload": None,
         },

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from mcc import psa_contracts
 from mcc.money import fmt, to_str
-from pages import common
+from pages import common, labels
 from store.book import export_book, import_file
 from store.book_csv import export_contracts_csv
 from store.db import reading
-from store.models import Client, Contract, Exclusion, Mapping, Product
+from store.models import Client, Contract, Entity, Exclusion, Mapping, Product
 
 user = common.require_user()
 ctx = common.context()
@@ -36,8 +36,8 @@ def book(version: int) -> dict[str, pl.DataFrame]:
             {
                 "Code": p.code,
                 "Name": p.name,
-                "Unit price": to_str(p.unit_price_cents) or "",
-                "Unit cost": to_str(p.unit_cost_cents) or "",
+                "Unit price": common.money(p.unit_price_cents),
+                "Unit cost": "" if p.unit_cost_cents is None else common.money(p.unit_cost_cents),
                 "Category": p.category or "",
                 "Policy": p.policy,
                 "Tolerance": f"{p.tolerance_bp / 100:g}%"
@@ -67,23 +67,34 @@ def book(version: int) -> dict[str, pl.DataFrame]:
                 "Product": codes[m.product_id],
                 "Source": m.source,
                 "Metric": m.metric,
-                "Where": ", ".join(f"{k} in {v}" for k, v in (m.where or {}).items()),
+                "Counts": labels.describe_rule(m.where),
             }
             for m in session.scalars(select(Mapping).order_by(Mapping.product_id))
         ]
+        active = session.scalars(
+            select(Exclusion).where(Exclusion.revoked_at.is_(None)).order_by(Exclusion.client_id)
+        ).all()
+        wanted = {e.entity_external_id for e in active if e.entity_external_id}
+        entity_names = {
+            (source, external_id): name
+            for source, external_id, name in session.execute(
+                select(Entity.source, Entity.external_id, Entity.name).where(Entity.external_id.in_(wanted))
+            )
+        }
         exclusions = [
             {
                 "Client": names[e.client_id],
                 "Source": e.source,
-                "Entity": e.entity_external_id or "",
-                "Rule": ", ".join(f"{k}={v}" for k, v in (e.where or {}).items()),
+                "Excluded": entity_names.get((e.source, e.entity_external_id), e.entity_external_id)
+                if e.entity_external_id
+                else "every " + labels.describe_rule(e.where),
                 "Reason": e.reason,
+                "From": e.start.isoformat() if e.start else "every month",
                 "By": e.author,
                 "When": e.created_at.strftime("%Y-%m-%d"),
+                "Entity id": e.entity_external_id or "",
             }
-            for e in session.scalars(
-                select(Exclusion).where(Exclusion.revoked_at.is_(None)).order_by(Exclusion.client_id)
-            )
+            for e in active
         ]
     return {
         "products": pl.DataFrame(products),
@@ -146,7 +157,8 @@ with tab_contracts:
             column_config={
                 "Quantity": st.column_config.NumberColumn("Quantity", min_value=0, step=1),
                 "Unit price": st.column_config.TextColumn(
-                    "Unit price", help="Blank: the product's price. A decimal such as 45.00."
+                    f"Unit price ({ctx.config.currency})",
+                    help="Blank: the product's price. A decimal such as 45.00.",
                 ),
                 "End": st.column_config.TextColumn("End", help="Blank: open (still billed)."),
             },

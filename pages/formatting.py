@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from mcc.money import fmt
+from pages.labels import target_label
 
 # Identifiers and bookkeeping that say nothing to a person reading the log (the raw payload is a click away).
 HIDDEN = {
@@ -167,6 +168,8 @@ def _part(key: str, value: object, money: Callable[[int], str]) -> str | None:
         return f"error: {short_error(text)}"
     if key == "action":
         return text.replace("_", " ")
+    if key == "target":
+        return target_label(text)
     if key in BARE or key == "hours":
         return text
     return f"{label} {text}"

@@ -9,8 +9,9 @@ import polars as pl
 import streamlit as st
 
 from mcc import invoicing
-from mcc.money import parse_amount
+from mcc.money import parse_amount, to_str
 from pages import actions, common
+from pages.labels import target_label
 
 STATUS_KIND = {
     "draft": "info",
@@ -25,7 +26,7 @@ user = common.require_user()
 ctx = common.context()
 period = common.period()
 data = common.version()
-target = ctx.config.accounting.kind
+target = target_label(ctx.config.accounting.kind)
 
 common.header(
     "Invoices",
@@ -95,6 +96,7 @@ st.dataframe(
     },
     hide_index=True,
     width="stretch",
+    column_config={"Status": st.column_config.TextColumn("Status", width="medium")},
     key="invoice_list",
 )
 
@@ -146,7 +148,7 @@ if stale:
     )
 if invoice.remote_number or invoice.remote_id:
     st.success(
-        f"In {invoice.target or target} as invoice {invoice.remote_number or invoice.remote_id}.",
+        f"In {target_label(invoice.target) if invoice.target else target} as invoice {invoice.remote_number or invoice.remote_id}.",
         icon=":material/check_circle:",
     )
 st.dataframe(
@@ -177,14 +179,16 @@ if invoice.lines and editable:
             line = next(item for item in invoice.lines if item.id == line_id)
             left, right = st.columns(2)
             quantity = left.text_input("Quantity", value=str(line.quantity), key="edit_quantity")
-            price = right.text_input("Unit price", value=str(line.unit_price_cents / 100), key="edit_price")
+            price = right.text_input(
+                f"Unit price ({ctx.config.currency})", value=to_str(line.unit_price_cents), key="edit_price"
+            )
             description = st.text_input("Description", value=line.description, key="edit_description")
             note = st.text_input("Note", value=line.note or "", key="edit_note")
             if st.form_submit_button("Save line"):
 
                 def save() -> object:
                     try:
-                        cents = parse_amount(price, field="unit price")
+                        cents = parse_amount(price or "", field="unit price")
                     except ValueError as error:
                         from mcc.errors import MccError
 

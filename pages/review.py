@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 
 import polars as pl
@@ -15,6 +14,7 @@ from mcc import reconciliation as recon
 from mcc import review
 from mcc.money import parse_amount
 from pages import actions, common
+from pages.labels import describe_attributes
 from reconcile.periods import month_end
 
 OPEN_STATUSES = ("under_billed", "over_billed", "no_contract")
@@ -279,21 +279,23 @@ st.dataframe(
         name for name in TABLE_COLUMNS if name != "Excluded" or int(rows["excluded_qty"].sum()) != 0
     ],
     column_config={
-        "Contracted": st.column_config.NumberColumn("Contracted", width=82),
-        "Observed": st.column_config.NumberColumn("Observed", width=76),
-        "Excluded": st.column_config.NumberColumn("Excluded", width=74),
-        "Billable": st.column_config.NumberColumn("Billable", width=70),
-        "Gap": st.column_config.NumberColumn("Gap", width=50),
-        "Unit price": st.column_config.TextColumn("Unit price", width=72),
-        "Monthly": st.column_config.TextColumn("Monthly", width=80),
-        "Back-bill": st.column_config.TextColumn("Back-bill", width=80),
+        # widths add up to the main column at 1440 px, so Status (the last column) is never cut off
+        "Product": st.column_config.TextColumn("Product", width=177),
+        "Contracted": st.column_config.NumberColumn("Contracted", width=80),
+        "Observed": st.column_config.NumberColumn("Observed", width=72),
+        "Excluded": st.column_config.NumberColumn("Excluded", width=70),
+        "Billable": st.column_config.NumberColumn("Billable", width=62),
+        "Gap": st.column_config.NumberColumn("Gap", width=44),
+        "Unit price": st.column_config.TextColumn("Unit price", width=70),
+        "Monthly": st.column_config.TextColumn("Monthly", width=76),
+        "Back-bill": st.column_config.TextColumn("Back-bill", width=76),
         "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
         "Source": st.column_config.TextColumn(
             "Source",
-            width=88,
+            width=70,
             help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
         ),
-        "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
+        "Status": st.column_config.TextColumn("Status", width=165, help="With the decision taken, if any."),
     },
     key="review_table",
 )
@@ -316,17 +318,6 @@ def candidates(client: int, period_text: str, version: common.DataVersion) -> pl
 
 def _entity_name(names: dict[str, str], external_id: str) -> str:
     return names.get(external_id, external_id)
-
-
-def _attrs(text: str) -> str:
-    """The attributes that say what an entity is (class, purpose, SKU), not timestamps."""
-    try:
-        values = json.loads(text)
-        return ", ".join(
-            f"{k}={v}" for k, v in values.items() if not (isinstance(v, str) and "T" in v and ":" in v)
-        )
-    except (ValueError, AttributeError):
-        return text
 
 
 period_start = recon.resolve_period(period)
@@ -357,7 +348,7 @@ for gap in rows.iter_rows(named=True):
                     "First seen": [common.day_text(d) for d in found["first_seen"]],
                     "New this period": fresh.to_list(),
                     "Source": found["source"].to_list(),
-                    "Attributes": [_attrs(a) for a in found["attrs"]],
+                    "Attributes": [describe_attributes(a) for a in found["attrs"]],
                     "Excluded": [
                         "yes: " + (r or "") if x else ""
                         for x, r in zip(found["excluded"], found["exclusion_reason"], strict=True)

@@ -78,7 +78,7 @@ st.dataframe(
         "Stream": st.column_config.TextColumn("Stream", width=95),
         "Schedule": st.column_config.TextColumn("Schedule", width=120),
         "Last run": st.column_config.TextColumn("Last run", width=85),
-        "Status": st.column_config.TextColumn("Status", width=65),
+        "Status": st.column_config.TextColumn("Status", width=90),
         "Records": st.column_config.NumberColumn("Records", width=70),
         "Data as of": st.column_config.TextColumn("Data as of", width=90),
         "Fresh": st.column_config.TextColumn(

@@ -12,10 +12,9 @@ import streamlit as st
 from mcc import review, timer
 from mcc.money import parse_amount
 from pages import common
+from pages.labels import block_sentence, hours_text
 
-
-def hours(value: int | None) -> str:
-    return "—" if value is None else f"{value / 100:,.2f} h"
+hours = hours_text
 
 
 user = common.require_user()
@@ -47,14 +46,34 @@ else:
             "Client": unbilled["client"].to_list(),
             "Entries": unbilled["entries"].to_list(),
             "Unbilled hours": [hours(v) for v in unbilled["unbilled_hours_x100"]],
-            "Block balance": [hours(v) for v in unbilled["block_balance_hours_x100"]],
-            "Overage": [hours(v) for v in unbilled["overage_hours_x100"]],
             "Billable hours": [hours(v) for v in unbilled["billable_hours_x100"]],
             "Billable amount": [common.money(v) for v in unbilled["billable_cents"]],
+            "Prepaid block": [
+                block_sentence(block, used, billable)
+                for block, used, billable in zip(
+                    unbilled["block_hours_x100"],
+                    unbilled["block_used_hours_x100"],
+                    unbilled["billable_hours_x100"],
+                    strict=True,
+                )
+            ],
         },
         hide_index=True,
         width="stretch",
+        column_config={
+            "Client": st.column_config.TextColumn("Client", width="medium"),
+            "Prepaid block": st.column_config.TextColumn(
+                "Prepaid block",
+                width="large",
+                help="Hours the client prepaid, how many billable hours inside the block's dates used it "
+                "(invoiced ones too), and the unbilled hours it does not cover: those are billed.",
+            ),
+        },
         key="unbilled_summary",
+    )
+    st.caption(
+        "Billable hours are the unbilled hours a prepaid block does not pay for; a block pays for billable "
+        "time in date order until it is used up."
     )
 
 names = common.clients(data)

@@ -16,8 +16,10 @@ fields as JSON), so a separately started sandbox can be driven too:
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -256,7 +260,7 @@ class Fake:
                 pass
 
         self.serving = True
-        server = ThreadingHTTPServer((host, port), _Handler)
+        server = _QuietServer((host, port), _Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{self.name}", daemon=True)
@@ -285,6 +289,17 @@ def emptied(body: Any) -> Any:
     if isinstance(body, dict):
         return {key: emptied(value) for key, value in body.items() if "next" not in key.lower()}
     return body
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a timed-out collector, a closed demo) is normal for a fake: no traceback on
+    the console; anything else is one log line."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            return
+        log.warning("sandbox: request from %s failed: %r", client_address, error)
 
 
 def _seconds(value: float) -> str:

@@ -227,6 +227,12 @@ def entity_frames(session: Session, client_ids: Iterable[int]) -> dict[str, pl.D
     }
 
 
+def _months(gap: dict[str, Any] | None) -> list[str]:
+    """The months a decision's back-bill covered, when the gap listed them (older rows hold a count)."""
+    months = (gap or {}).get("back_bill_months")
+    return [str(month) for month in months] if isinstance(months, list) else []
+
+
 def decision_frame(session: Session) -> pl.DataFrame:
     """Every decision with the gap's amounts when decided; `reverses_decision_id` (an undo) when the
     schema has it."""
@@ -250,7 +256,7 @@ def decision_frame(session: Session) -> pl.DataFrame:
         [
             (
                 *row[:7],
-                [str(m) for m in (row[7] or {}).get("back_bill_months") or []],
+                _months(row[7]),
                 row[8],
                 row[9] if row[9] is not None else _snapshot_cents(row[7], "back_bill_cents"),
                 row[10],

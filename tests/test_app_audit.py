@@ -51,11 +51,11 @@ def test_audit_details_read_like_a_sentence(world: Config, engine: Engine) -> No
     at = signed_in("admin", "pages/audit.py")
     assert not at.exception, at.exception
     details = _details(at)
-    assert details["time.add"] == (
+    assert details["Logged time"] == (
         "Client 0002 Law · 2026-11-22 · Sam Tech · 2.50 h · billable · rate $150.00 · “Printer fix”"
     )
-    assert details["org.map"] == "Client 0001 Dental Annex → Client 0002 Law"
-    assert details["book.import"] == (
+    assert details["Mapped an organisation to a client"] == "Client 0001 Dental Annex → Client 0002 Law"
+    assert details["Imported the book"] == (
         "6 clients added · 12 contracts added · 2 mappings added · 12 orgs added · 2 products added"
     )
     assert not any("client_id" in text or "True" in text or "_cents" in text for text in details.values())
@@ -88,7 +88,7 @@ def test_audit_details_read_like_a_sentence(world: Config, engine: Engine) -> No
         (
             {"target": "quickbooks", "idempotency_key": "k1", "definite": True,
              "error": 'HTTP 400: {"Fault": {"Error": []}}'},
-            "quickbooks · definite failure · error: HTTP 400",
+            "QuickBooks Online · definite failure · error: HTTP 400",
         ),
         ({"source": "*"}, "all sources"),
         ("not json", "not json"),

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 from rich.console import Console
@@ -32,6 +32,11 @@ def demo(
         "quickbooks",
         help="quickbooks (Online sandbox) or qbd (Desktop: a fake Web Connector polls `mcc qbwc serve`).",
     ),
+    console_logs: bool = typer.Option(
+        False,
+        "--console-logs",
+        help="Let the worker and the app log to this console (default: to worker.log and app.log in --dir).",
+    ),
 ) -> None:
     """Seed ~40 clients with 12 months of history and planted drift, start the sandbox, worker and app."""
     from sandbox.demo import DEMO_PASSWORD, DEMO_USERS, prepare, seed
@@ -52,17 +57,31 @@ def demo(
         console.print(f"demo seeded: MCC_CONFIG={config.path}")
         stack.stop()
         return
+    # The banner with the logins stays readable: the worker's and the app's logs go to files unless asked.
+    logs = {name: directory / f"{name}.log" for name in ("worker", "app")}
+    outputs = {name: None if console_logs else path.open("ab") for name, path in logs.items()}
     children = [
-        subprocess.Popen([sys.executable, "-m", "mcc", "worker"], env=env),
-        subprocess.Popen([sys.executable, "-m", "mcc", "serve", "--port", str(port)], env=env),
+        subprocess.Popen(
+            [sys.executable, "-m", "mcc", "worker"],
+            env=env,
+            stdout=outputs["worker"],
+            stderr=subprocess.STDOUT if outputs["worker"] else None,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "mcc", "serve", "--port", str(port)],
+            env=env,
+            stdout=outputs["app"],
+            stderr=subprocess.STDOUT if outputs["app"] else None,
+        ),
     ]
-    connector = _desktop(stack, env, children, sandbox_port) if accounting == "qbd" else None
+    connector = _desktop(stack, env, children, sandbox_port, outputs["app"]) if accounting == "qbd" else None
     console.print(
         Panel(
             f"Open [bold]http://localhost:{port}[/bold]\n\nSign in as:\n{logins}\n\n"
             f"Vendor sandbox: {', '.join(f'{v.name} {v.fake.url}' for v in vendors)}, "
             f"QuickBooks {stack.quickbooks.url}\n"
-            f"Config: {config.path}   (Ctrl-C stops everything)",
+            f"Config: {config.path}   (Ctrl-C stops everything)"
+            + ("" if console_logs else f"\nLogs: {logs['worker']} and {logs['app']}"),
             title="Morton Command Center demo is running",
         )
     )
@@ -90,10 +109,17 @@ def demo(
             except subprocess.TimeoutExpired:
                 child.kill()
         stack.stop()
+        for output in outputs.values():
+            if output is not None:
+                output.close()
 
 
 def _desktop(
-    stack: Demo, env: dict[str, str], children: list[subprocess.Popen[bytes]], port: int
+    stack: Demo,
+    env: dict[str, str],
+    children: list[subprocess.Popen[bytes]],
+    port: int,
+    output: BinaryIO | None = None,
 ) -> threading.Event:
     """Run `mcc qbwc serve` and a fake Web Connector that polls it every 10 seconds against a fake
     QuickBooks Desktop company, so pushed invoices complete on the Invoices page as the real one would."""
@@ -102,7 +128,12 @@ def _desktop(
 
     qbwc_port = port + 50 if port else _free_port()
     children.append(
-        subprocess.Popen([sys.executable, "-m", "mcc", "qbwc", "serve", "--port", str(qbwc_port)], env=env)
+        subprocess.Popen(
+            [sys.executable, "-m", "mcc", "qbwc", "serve", "--port", str(qbwc_port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
     )
     connector = WebConnector(
         f"http://127.0.0.1:{qbwc_port}/qbwc",

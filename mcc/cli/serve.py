@@ -27,6 +27,10 @@ def streamlit_args(port: int, address: str) -> list[str]:
         "--global.developmentMode=false",
         "--client.toolbarMode=minimal",
         "--client.showErrorDetails=none",
+        # Streamlit runs a full gc.collect() after every script run, before the last deltas reach the
+        # browser: 0.2-0.3 s per click on the demo book (shared/research/ui-latency.md). Python's own
+        # generational collector still runs; only the forced full pass per run goes.
+        "--runner.postScriptGC=false",
     ]
 
 
