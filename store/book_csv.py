@@ -23,7 +23,16 @@ from mcc.money import to_str
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.book import BookInput, ImportSummary, lookup, read_input
-from store.book_parse import ContractLine, CsvWhere, amount, check_overlaps, check_span, day, whole_number
+from store.book_parse import (
+    ContractLine,
+    CsvWhere,
+    amount,
+    check_overlaps,
+    check_span,
+    checked_text,
+    day,
+    whole_number,
+)
 from store.db import reading, transaction
 from store.models import Client, Contract, Product
 
@@ -108,8 +117,8 @@ def _line(header: list[str], cells: list[str], where: CsvWhere) -> ContractLine:
     end = day(cell("end"), where, "end") if cell("end") else None
     check_span(start, end, where)
     return ContractLine(
-        client=cell("client"),
-        product=cell("product"),
+        client=checked_text(cell("client"), where, "client"),
+        product=checked_text(cell("product"), where, "product"),
         quantity=whole_number(quantity, where, "quantity"),
         start=start,
         end=end,

@@ -15,11 +15,13 @@ from typing import Any, Protocol
 from mcc.config import Config
 from mcc.errors import BookError
 from mcc.money import MAX_AMOUNT, AmountTooLarge, parse_amount
+from mcc.names import clean_name, mixed_scripts, name_key, name_problem
 from store.book_toml import Locator
 
 POLICIES = ("end", "peak", "average")
 CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "psa", "other")
 SECTIONS = ("products", "mappings", "clients", "contracts", "exclusions", "blocks")
+NAME_FIELDS = ("name", "code", "client", "product")  # compared by name_key, so one visible line each
 _PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%$")
 _TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
 
@@ -164,6 +166,7 @@ class Book:
     contracts: list[ContractLine] = field(default_factory=list)
     exclusions: list[ExclusionLine] = field(default_factory=list)
     blocks: list[BlockLine] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- decoding ---------------------------------------------------------------------------------------
@@ -278,7 +281,7 @@ class _Entry:
             raise self.where.error(key, f"must be a non-empty string, got {value!r}")
         if len(value) > limit:
             raise self.where.error(key, f"is longer than {limit} characters")
-        return value
+        return checked_text(value, self.where, key)
 
     def required(self, key: str) -> Any:
         if key not in self.data:
@@ -289,6 +292,19 @@ class _Entry:
         name = self.text(key, limit=40)
         assert name is not None
         return check_source(name, config, self.where, key)
+
+
+def checked_text(value: str, where: Where, key: str) -> str:
+    """A name field cleaned for storage (NFC, spaces trimmed), or an error for control/invisible characters;
+    any other text field only refuses NUL, which no database column or terminal keeps intact."""
+    if key in NAME_FIELDS:
+        problem = name_problem(value)
+        if problem:
+            raise where.error(key, f"{problem}, got {value!r}")
+        return clean_name(value)
+    if "\x00" in value:
+        raise where.error(key, f"contains a NUL character, got {value!r}")
+    return value
 
 
 def check_source(name: str, config: Config, where: Where, key: str) -> str:
@@ -526,8 +542,19 @@ _READERS = {
 
 def _check_book(book: Book) -> None:
     """Checks across lines of the file: duplicates, one org per client, overlapping contract lines."""
-    _no_duplicates([(p.code.casefold(), p.where) for p in book.products], "code", "product code")
-    _no_duplicates([(c.name.casefold(), c.where) for c in book.clients], "name", "client")
+    _no_look_alikes([(p.code, p.where) for p in book.products], "code", "product code")
+    _no_look_alikes([(c.name, c.where) for c in book.clients], "name", "client")
+    for label, names in (
+        ("client", [(c.name, c.where) for c in book.clients]),
+        ("product", [(p.code, p.where) for p in book.products]),
+    ):
+        for name, where in names:
+            scripts = mixed_scripts(name)
+            if scripts:
+                book.warnings.append(
+                    f"{where.label}: {label} {name!r} mixes {' and '.join(s.title() for s in scripts)} "
+                    "letters; check it is not a look-alike of another name"
+                )
     owner: dict[tuple[str, str], ClientLine] = {}
     for client in book.clients:
         for org in client.orgs:
@@ -552,6 +579,23 @@ def _check_book(book: Book) -> None:
         "exclusion",
     )
     check_overlaps(book.contracts)
+
+
+def _no_look_alikes(names: list[tuple[str, Where]], field_name: str, what: str) -> None:
+    """Two names that compare equal after normalising (case, spacing, Unicode forms) are one name twice."""
+    seen: dict[str, tuple[str, Where]] = {}
+    for name, where in names:
+        key = name_key(name)
+        if key in seen:
+            first, first_where = seen[key]
+            if first.casefold() == name.casefold():
+                raise where.error(field_name, f"duplicate {what}: the same as {first_where.label}")
+            raise where.error(
+                field_name,
+                f"duplicate {what}: {name!r} is the same name as {first!r} ({first_where.label}) once "
+                "case, spacing and Unicode forms are ignored; use one spelling",
+            )
+        seen[key] = (name, where)
 
 
 def _no_duplicates(keys: list[tuple[Any, Where]], field_name: str | None, what: str) -> None:

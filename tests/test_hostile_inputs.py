@@ -1,0 +1,168 @@
+"""The hostile-input battery: names that look alike, numbers written strangely, text that attacks its reader.
+Each case is a row: the input, the located error (or behaviour) expected, and for a refused import the
+database exactly as it was before (the audit log included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from mcc.cli import app
+from mcc.config import Config
+from mcc.names import clean_name, mixed_scripts, name_key, name_problem
+from mcc.permissions import Actor
+from store.book import import_book
+from store.db import reading
+from store.models import Client, Product
+from tests.test_book_support import DATA, SOURCES, snapshot
+
+ADMIN = Actor("alice", frozenset({"admin"}))
+
+
+@pytest.fixture
+def loaded(engine: Engine, write_config, cli_user) -> Engine:
+    """The sample book (clients Acme Dental, Bright "Smiles" Ortho, Cedar Law; products WS, SRV, BLOCK)."""
+    config: Config = write_config(SOURCES)
+    cli_user("alice")
+    import_book(engine, config, DATA / "book.toml", ADMIN)
+    return engine
+
+
+def refused(engine: Engine, path: Path, content: str | bytes, expected: str) -> None:
+    """Import `content` through the CLI: exit 1, one line naming the file, line and field, nothing changed."""
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    before = snapshot(engine)
+    result = CliRunner().invoke(app, ["config", "import", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    assert expected in result.stderr, result.stderr
+    assert snapshot(engine) == before
+
+
+def client(name: str, extra: str = "") -> str:
+    return f'[[clients]]\nname = "{name}"\n{extra}'
+
+
+def product(code: str, extra: str = "") -> str:
+    return f'[[products]]\ncode = "{code}"\nname = "Thing"\nunit_price = "1.00"\n{extra}'
+
+
+# --- 1. names that look alike ----------------------------------------------------------------------------
+
+NAME_KEYS = {
+    "upper case": ("ACME DENTAL", "acme dental"),
+    "trailing space": ("Acme Dental ", "acme dental"),
+    "doubled inner space": ("Acme  Dental", "acme dental"),
+    "NFD accent": ("Cafe\u0301", "café"),
+    "zero-width space": ("Acme\u200b Dental", "acme dental"),
+    "full-width letters": ("\uff21cme Dental", "acme dental"),
+}
+
+
+@pytest.mark.parametrize("written,key", NAME_KEYS.values(), ids=NAME_KEYS.keys())
+def test_names_that_look_alike_have_one_comparison_key(written: str, key: str) -> None:
+    assert name_key(written) == key
+
+
+def test_a_cyrillic_look_alike_is_a_different_key_and_is_flagged_as_mixed_script() -> None:
+    assert name_key("\u0410cme Dental") != name_key("Acme Dental")
+    assert mixed_scripts("\u0410cme Dental") == ["CYRILLIC", "LATIN"]
+    assert mixed_scripts("Acme Dental") == []
+    assert mixed_scripts("Café Crème") == []
+
+
+def test_names_are_stored_in_one_form() -> None:
+    assert clean_name("  Cafe\u0301   Crème ") == "Café Crème"
+    assert name_problem("Acme\u200bDental") is not None
+    assert name_problem("Acme\nDental") is not None
+    assert name_problem("Acme Dental") is None
+
+
+LOOK_ALIKE_BOOKS = {
+    "upper-case twin in one book": (
+        client("Zed Co") + client("ZED CO"),
+        "bad.toml line 4: clients[2].name: duplicate client: the same as clients[1] (line 1)",
+    ),
+    "NFC and NFD twins in one book": (
+        client("Caf\u00e9") + client("Cafe\u0301"),
+        "bad.toml line 4: clients[2].name: duplicate client: the same as clients[1] (line 1)",
+    ),
+    "zero-width space in a name": (
+        client("Zed\u200b Co"),
+        "bad.toml line 2: clients[1].name: contains the invisible character U+200B",
+    ),
+    "NUL in a name": (
+        client("Zed\\u0000Co"),
+        "bad.toml line 2: clients[1].name: contains a NUL",
+    ),
+    "newline in a name": (
+        client("Zed\\nCo"),
+        "bad.toml line 2: clients[1].name: contains a line break",
+    ),
+    "NUL in a reason": (
+        '[[exclusions]]\nclient = "Acme Dental"\nsource = "ninja"\nentity = "1"\nreason = "a\\u0000b"\n',
+        "exclusions[1].reason: contains a NUL character",
+    ),
+    "stored client in capitals": (
+        client("ACME DENTAL"),
+        "bad.toml line 2: clients[1].name: client 'ACME DENTAL' is the same name as the existing client "
+        "'Acme Dental'",
+    ),
+    "stored client with a doubled space": (
+        client("Cedar  LAW"),
+        "clients[1].name: client 'Cedar LAW' is the same name as the existing client 'Cedar Law'",
+    ),
+    "product ws beside stored WS": (
+        product("ws"),
+        "bad.toml line 2: products[1].code: product 'ws' is the same name as the existing product 'WS'",
+    ),
+    "product twins in one book": (
+        product("ab") + product("AB"),
+        "bad.toml line 6: products[2].code: duplicate product code: the same as products[1] (line 1)",
+    ),
+}
+
+
+@pytest.mark.parametrize("content,expected", LOOK_ALIKE_BOOKS.values(), ids=LOOK_ALIKE_BOOKS.keys())
+def test_a_book_with_look_alike_names_is_refused(loaded: Engine, tmp_path: Path, content: str, expected: str):
+    refused(loaded, tmp_path / "bad.toml", content, expected)
+
+
+def test_a_trailing_space_or_nfd_name_updates_the_stored_client(loaded: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "book.toml"
+    path.write_text(
+        client("Acme Dental ", 'accounting_id = "A-9"\n') + client("Cafe\u0301"), encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["config", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    with reading(loaded) as session:
+        names = sorted(session.scalars(select(Client.name)))
+        acme = session.scalars(select(Client.accounting_id).where(Client.name == "Acme Dental")).one()
+    assert names == sorted(['Bright "Smiles" Ortho', "Acme Dental", "Café", "Cedar Law"])
+    assert acme == "A-9"
+
+
+def test_a_mixed_script_name_is_imported_with_a_warning(loaded: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "book.toml"
+    path.write_text(client("\u0410cme Dental"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: clients[1] (line 1): client 'Аcme Dental' mixes Cyrillic and Latin letters" in result.stderr
+    )
+    with reading(loaded) as session:
+        assert session.scalar(select(Client).where(Client.name == "\u0410cme Dental")) is not None
+        assert "ws" not in set(session.scalars(select(Product.code)))
+
+
+def test_org_mapping_compares_names_by_their_key(loaded: Engine) -> None:
+    from collectors import mapping
+
+    assert mapping.normalise("\uff21CME  Dental\u200b, Inc.") == "acme dental"
+    assert mapping.find_client(loaded, "ACME  DENTAL ")[1] == "Acme Dental"
+    assert mapping.find_client(loaded, "Cafe\u0301 Law".replace("Cafe\u0301", "cedar"))[1] == "Cedar Law"
