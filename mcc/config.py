@@ -56,7 +56,9 @@ class SourceConfig(BaseModel):
     tenants: list[str] = Field(default_factory=list)  # m365: extra customer tenant ids to read
     audience: str | None = None  # pax8
     group: str | None = None  # m365: the group whose members feed `group_members`
-    offline_days: int = 30  # RMM: devices silent longer than this are flagged as exclusion candidates
+    offline_days: int = Field(
+        default=30, ge=1, le=3650
+    )  # RMM: devices silent longer than this are flagged as exclusion candidates
     rate_limit_per_minute: int | None = None  # override the vendor's documented limit
     rest: dict[str, Any] | None = None  # kind "rest": the declared API (collectors/rest.py)
 
@@ -134,7 +136,7 @@ class AccountingConfig(BaseModel):
     path: str = "data/exports"
     format: Literal["iif", "csv"] = "csv"
     income_account: str | None = None  # xero AccountCode / sage ledger account used when an item has none
-    due_days: int = 30
+    due_days: int = Field(default=30, ge=0, le=365)  # payment terms: 0 (on receipt) to a year
     # Sage: product code -> tax rate id sent on each line ("*" for every product not listed); none: no tax.
     tax_rates: dict[str, str] = Field(default_factory=dict)
     company_file: str | None = None  # qbd: the .qbw the Web Connector opens (empty: the one already open)

@@ -112,7 +112,7 @@ def _line(header: list[str], cells: list[str], where: CsvWhere) -> ContractLine:
         return value
 
     quantity_text = cell("quantity")
-    quantity: Any = int(quantity_text) if re.fullmatch(r"\d+", quantity_text) else quantity_text
+    quantity: Any = int(quantity_text) if re.fullmatch(r"[0-9]+", quantity_text) else quantity_text
     start = day(cell("start"), where, "start")
     end = day(cell("end"), where, "end") if cell("end") else None
     check_span(start, end, where)

@@ -22,7 +22,8 @@ POLICIES = ("end", "peak", "average")
 CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "psa", "other")
 SECTIONS = ("products", "mappings", "clients", "contracts", "exclusions", "blocks")
 NAME_FIELDS = ("name", "code", "client", "product")  # compared by name_key, so one visible line each
-_PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%$")
+_PERCENT = re.compile(r"^([0-9]{1,3})(?:\.([0-9]{1,2}))?%$")
+MAX_TOLERANCE_BP = 100_00  # a tolerance above 100 % would hide every gap
 _TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
 
 
@@ -212,7 +213,7 @@ def amount(value: Any, where: Where, key: str) -> int:
     except AmountTooLarge:
         raise where.error(key, f"must be at most {MAX_AMOUNT}, got {value!r}") from None
     except ValueError:
-        if re.fullmatch(r"\s*-?\d*\.\d{3,}\s*", value):
+        if re.fullmatch(r"\s*-?[0-9]*\.[0-9]{3,}\s*", value):
             raise where.error(key, f"must have at most two decimal places, got {value!r}") from None
         raise where.error(key, f'must be a decimal amount such as "45.00", got {value!r}') from None
     if cents < 0:
@@ -223,7 +224,7 @@ def amount(value: Any, where: Where, key: str) -> int:
 def day(value: Any, where: Where, key: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*", value):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
@@ -401,8 +402,13 @@ def _tolerance(value: Any, where: Where) -> tuple[int, int | None]:
     if isinstance(value, str):
         match = _PERCENT.match(value.strip())
         if match:
-            return 0, int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+            basis_points = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+            if basis_points > MAX_TOLERANCE_BP:
+                raise where.error("tolerance", f"must be at most 100%, got {value!r}")
+            return 0, basis_points
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value > MAX_QUANTITY:
+            raise where.error("tolerance", f"must be at most {MAX_QUANTITY:,} units, got {value!r}")
         return value, None
     raise where.error(
         "tolerance", f'must be a whole number of units or a percentage string such as "2%", got {value!r}'
@@ -519,7 +525,7 @@ def _read_block(book: Book, where: TomlWhere, data: dict[str, Any], config: Conf
 def _hours(value: Any, where: Where) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d{1,2})?", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", value.strip()):
         try:
             hours = Decimal(value.strip())
         except InvalidOperation:

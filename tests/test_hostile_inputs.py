@@ -166,3 +166,109 @@ def test_org_mapping_compares_names_by_their_key(loaded: Engine) -> None:
     assert mapping.normalise("\uff21CME  Dental\u200b, Inc.") == "acme dental"
     assert mapping.find_client(loaded, "ACME  DENTAL ")[1] == "Acme Dental"
     assert mapping.find_client(loaded, "Cafe\u0301 Law".replace("Cafe\u0301", "cedar"))[1] == "Cedar Law"
+
+
+# --- 2. numbers written strangely ------------------------------------------------------------------------
+
+NUMBER_BOOKS = {
+    "underscore in a cost": (
+        product("X", 'unit_cost = "1_000.00"\n'),
+        "bad.toml line 5: products[1].unit_cost: must be a decimal amount such as \"45.00\", got '1_000.00'",
+    ),
+    "underscore in a price": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1_000.00"\n',
+        "bad.toml line 4: products[1].unit_price: must be a decimal amount such as \"45.00\", got '1_000.00'",
+    ),
+    "Arabic-Indic digits in a price": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "\u0664\u0665.\u0660\u0660"\n',
+        "bad.toml line 4: products[1].unit_price: must be a decimal amount such as \"45.00\", got '٤٥.٠٠'",
+    ),
+    "full-width digits in a price": (
+        '[[products]]\ncode = "X"\nname = "X"\nunit_price = "\uff14\uff15.00"\n',
+        "bad.toml line 4: products[1].unit_price: must be a decimal amount such as \"45.00\", got '４５.00'",
+    ),
+    "Arabic-Indic digits in hours": (
+        '[[blocks]]\nclient = "Acme Dental"\nhours = "\u0661\u0660"\nstart = "2026-01-01"\n',
+        "bad.toml line 3: blocks[1].hours: must be a positive number of hours",
+    ),
+    "full-width digits in a tolerance": (
+        product("X", 'tolerance = "\uff12%"\n'),
+        "bad.toml line 5: products[1].tolerance: must be a whole number of units or a percentage string",
+    ),
+    "tolerance 999%": (
+        product("X", 'tolerance = "999%"\n'),
+        "bad.toml line 5: products[1].tolerance: must be at most 100%, got '999%'",
+    ),
+    "tolerance of two billion units": (
+        product("X", "tolerance = 2_000_000_000\n"),
+        "bad.toml line 5: products[1].tolerance: must be at most 1,000,000,000 units",
+    ),
+}
+
+
+@pytest.mark.parametrize("content,expected", NUMBER_BOOKS.values(), ids=NUMBER_BOOKS.keys())
+def test_a_number_written_strangely_is_refused(loaded: Engine, tmp_path: Path, content: str, expected: str):
+    refused(loaded, tmp_path / "bad.toml", content, expected)
+
+
+SHEET = "client,product,quantity,start,end,unit_price\n"
+NUMBER_SHEETS = {
+    "full-width quantity": (
+        SHEET + "Acme Dental,WS,\uff13,2026-05-01,,\n",
+        "contracts.csv row 2: quantity must be a whole number ≥ 0, got '３'",
+    ),
+    "Arabic-Indic quantity": (
+        SHEET + "Acme Dental,WS,\u0663,2026-05-01,,\n",
+        "contracts.csv row 2: quantity must be a whole number ≥ 0, got '٣'",
+    ),
+    "underscore in a price": (
+        SHEET + "Acme Dental,WS,3,2026-05-01,,1_000.00\n",
+        "contracts.csv row 2: unit_price must be a decimal amount such as \"45.00\", got '1_000.00'",
+    ),
+    "NUL in a client": (
+        SHEET + "Acme\x00Dental,WS,3,2026-05-01,,\n",
+        "contracts.csv row 2: client contains a NUL",
+    ),
+}
+
+
+@pytest.mark.parametrize("content,expected", NUMBER_SHEETS.values(), ids=NUMBER_SHEETS.keys())
+def test_a_sheet_with_strange_numbers_is_refused(loaded: Engine, tmp_path: Path, content: str, expected: str):
+    refused(loaded, tmp_path / "contracts.csv", content, expected)
+
+
+CONFIG_CASES = {
+    "offline_days = -5": (
+        '[[sources]]\nname = "ninja"\nkind = "ninjaone"\noffline_days = -5\n',
+        "sources[1].offline_days (source 'ninja'): Input should be greater than or equal to 1",
+    ),
+    "due_days = -30": (
+        "[accounting]\ndue_days = -30\n",
+        "accounting.due_days: Input should be greater than or equal to 0",
+    ),
+    "every 1 seconds": (
+        '[[sources]]\nname = "ninja"\nkind = "ninjaone"\nschedule = "every 1 seconds"\n',
+        "sources[1].schedule (source 'ninja'): schedule 'every 1 seconds': runs at most once a minute",
+    ),
+    "every 30 seconds for one stream": (
+        '[[sources]]\nname = "ninja"\nkind = "ninjaone"\nschedule = { devices = "every 30 seconds" }\n',
+        "schedule 'every 30 seconds': runs at most once a minute",
+    ),
+}
+
+
+@pytest.mark.parametrize("body,expected", CONFIG_CASES.values(), ids=CONFIG_CASES.keys())
+def test_a_config_with_a_nonsense_number_is_refused(write_config, body: str, expected: str) -> None:
+    from mcc.errors import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        write_config(body)
+    assert expected in str(error.value)
+    assert "mcc.toml: " in str(error.value)
+
+
+def test_every_minute_is_still_a_schedule() -> None:
+    from mcc.schedules import parse_schedule
+
+    assert parse_schedule("every minute").period.total_seconds() == 60
+    assert parse_schedule("every 60 seconds").period.total_seconds() == 60
