@@ -17,6 +17,7 @@ from mcc.errors import BookError
 from mcc.money import MAX_AMOUNT, AmountTooLarge, parse_amount
 from mcc.names import clean_name, mixed_scripts, name_key, name_problem
 from store.book_toml import Locator
+from store.frames import attr_text
 
 POLICIES = ("end", "peak", "average")
 CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "psa", "other")
@@ -323,16 +324,61 @@ def check_source(name: str, config: Config, where: Where, key: str) -> str:
     )
 
 
+def _attribute_value(value: Any) -> bool:
+    """A value a source's attribute can have: text, true/false, or a whole number (never a float)."""
+    return (isinstance(value, str) and value != "") or isinstance(value, int)  # bool is an int
+
+
 def _attribute_filter(value: Any, where: Where, key: str) -> dict[str, Any]:
-    """`{ node_class = ["WINDOWS_WORKSTATION", "MAC"], user_purpose = "shared" }`"""
+    """`{ node_class = ["WINDOWS_WORKSTATION", "MAC"], enabled = true, licensed = true }`"""
     if not isinstance(value, dict):
         raise where.error(key, f'must be a table such as {{ node_class = ["MAC"] }}, got {value!r}')
     for attr, wanted in value.items():
-        single = isinstance(wanted, str) and wanted != ""
-        several = isinstance(wanted, list) and wanted and all(isinstance(v, str) and v for v in wanted)
+        single = _attribute_value(wanted)
+        several = isinstance(wanted, list) and wanted and all(_attribute_value(v) for v in wanted)
         if not (single or several):
-            raise where.error(key, f"{attr} must be a string or a non-empty list of strings, got {wanted!r}")
+            raise where.error(
+                key,
+                f"{attr} must be a string, true or false, a whole number, or a non-empty list of them, "
+                f"got {wanted!r}",
+            )
     return dict(value)
+
+
+def _with_billing_defaults(
+    config: Config, source: str, metric: str, given: dict[str, Any], where: Where, warnings: list[str]
+) -> dict[str, Any]:
+    """A metric whose kind names safe billing defaults (Microsoft 365 `users`: enabled, licensed, own
+    mailbox) bills only those when the mapping has no `where`; a `where` that leaves an attribute open or
+    widens it is kept as written, with a warning naming what it also counts."""
+    defaults: dict[str, Any] = getattr(config.source(source).collector, "billing_defaults", {}).get(
+        metric, {}
+    )
+    if not defaults:
+        return given
+    safe = ", ".join(f"{attr} = {_toml_text(wanted)}" for attr, wanted in defaults.items())
+    if not given:
+        warnings.append(
+            f"{where.label}: {source} {metric} has no where, so it counts only {safe} (the safe default); "
+            "name an attribute in where to count others"
+        )
+        return dict(defaults)
+    open_ = []
+    for attr, wanted in defaults.items():
+        allowed = given.get(attr)
+        values = allowed if isinstance(allowed, list) else [allowed]
+        if allowed is None or {attr_text(v) for v in values} != {attr_text(wanted)}:
+            open_.append(attr)
+    if open_:
+        warnings.append(
+            f"{where.label}: {source} {metric} where leaves {', '.join(open_)} open, so it also bills "
+            f"accounts outside {safe} (disabled, unlicensed, shared or room mailboxes); check that is meant"
+        )
+    return given
+
+
+def _toml_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value).replace("'", '"')
 
 
 def parse_book(text: str, name: str, config: Config) -> Book:
@@ -422,6 +468,7 @@ def _read_mapping(book: Book, where: TomlWhere, data: dict[str, Any], config: Co
     source = entry.source("source", config)
     _check_metric(config, source, metric, where)
     attribute_filter = _attribute_filter(data["where"], where, "where") if entry.has("where") else {}
+    attribute_filter = _with_billing_defaults(config, source, metric, attribute_filter, where, book.warnings)
     book.mappings.append(MappingLine(product, source, metric, attribute_filter, where))
 
 

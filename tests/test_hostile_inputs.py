@@ -272,3 +272,110 @@ def test_every_minute_is_still_a_schedule() -> None:
 
     assert parse_schedule("every minute").period.total_seconds() == 60
     assert parse_schedule("every 60 seconds").period.total_seconds() == 60
+
+
+# --- 3. where filters written the TOML way, and Microsoft 365 seats ----------------------------------------
+
+M365 = SOURCES + '\n[[sources]]\nname = "m365"\nkind = "m365"\n'
+USERS = '[[products]]\ncode = "USER"\nname = "Managed user"\nunit_price = "35.00"\n\n'
+
+
+def _import(engine: Engine, tmp_path: Path, text: str) -> tuple[str, list[dict[str, object]]]:
+    from store.models import Mapping
+
+    path = tmp_path / "book.toml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    with reading(engine) as session:
+        wheres = [m.where for m in session.scalars(select(Mapping).where(Mapping.source == "m365"))]
+    return result.stderr, wheres
+
+
+def test_a_where_table_with_toml_booleans_is_accepted_and_round_trips(
+    engine: Engine, write_config, cli_user, tmp_path: Path
+) -> None:
+    write_config(M365)
+    cli_user("alice")
+    mapping = '[[mappings]]\nproduct = "USER"\nsource = "m365"\nmetric = "users"\n'
+    stderr, wheres = _import(
+        engine,
+        tmp_path,
+        USERS + mapping + 'where = { enabled = true, licensed = true, user_purpose = "user" }\n',
+    )
+    assert wheres == [{"enabled": True, "licensed": True, "user_purpose": "user"}]
+    assert stderr == ""
+    exported = CliRunner().invoke(app, ["config", "export"]).stdout
+    assert 'where = { enabled = true, licensed = true, user_purpose = "user" }' in exported
+
+
+def test_an_m365_users_mapping_without_where_bills_only_enabled_licensed_people(
+    engine: Engine, write_config, cli_user, tmp_path: Path
+) -> None:
+    write_config(M365)
+    cli_user("alice")
+    mapping = '[[mappings]]\nproduct = "USER"\nsource = "m365"\nmetric = "users"\n'
+    stderr, wheres = _import(engine, tmp_path, USERS + mapping)
+    assert wheres == [{"enabled": True, "licensed": True, "user_purpose": "user"}]
+    assert 'has no where, so it counts only enabled = true, licensed = true, user_purpose = "user"' in stderr
+
+
+def test_an_m365_users_mapping_that_leaves_disabled_accounts_in_is_warned_about(
+    engine: Engine, write_config, cli_user, tmp_path: Path
+) -> None:
+    write_config(M365)
+    cli_user("alice")
+    mapping = (
+        '[[mappings]]\nproduct = "USER"\nsource = "m365"\nmetric = "users"\nwhere = { licensed = "true" }\n'
+    )
+    stderr, wheres = _import(engine, tmp_path, USERS + mapping)
+    assert wheres == [{"licensed": "true"}]  # kept as written: the book asked for it
+    assert "warning: mappings[1] (line 6): m365 users where leaves enabled, user_purpose open" in stderr
+
+
+WHERE_CASES = {
+    "a float": ("where = { ratio = 1.5 }\n", "ratio must be a string, true or false, a whole number"),
+    "an empty list": ("where = { node_class = [] }\n", "node_class must be a string, true or false"),
+    "a nested table": ("where = { node_class = { a = 1 } }\n", "node_class must be a string, true or false"),
+}
+
+
+@pytest.mark.parametrize("where,expected", WHERE_CASES.values(), ids=WHERE_CASES.keys())
+def test_a_where_value_no_source_emits_is_refused(loaded: Engine, tmp_path: Path, where: str, expected: str):
+    mapping = '[[mappings]]\nproduct = "WS"\nsource = "ninja"\nmetric = "devices"\n' + where
+    refused(loaded, tmp_path / "bad.toml", mapping, "bad.toml line 5: mappings[1].where: " + expected)
+
+
+def test_boolean_and_number_filters_match_what_sources_emit() -> None:
+    import polars as pl
+
+    from reconcile.matching import rule_matches
+    from store.frames import filter_rows
+
+    emitted = {1: {"enabled": True}, 2: {"enabled": "True"}, 3: {"enabled": "false"}, 4: {"enabled": False}}
+    emitted |= {5: {"cores": 4}, 6: {"cores": "4"}, 7: {"cores": 4.0}, 8: {"cores": 8}}
+    from store.frames import attr_text
+
+    attrs = pl.DataFrame(
+        [(k, a, attr_text(v)) for k, d in emitted.items() for a, v in d.items()],
+        schema={"key_id": pl.Int64, "attr": pl.String, "value": pl.String},
+        orient="row",
+    )
+    subjects = pl.DataFrame({"key_id": list(emitted), "source": ["s"] * len(emitted)})
+    rules = pl.DataFrame({"mapping_id": [10, 20], "source": ["s", "s"]})
+    filters = pl.DataFrame(
+        filter_rows(10, {"enabled": True}) + filter_rows(20, {"cores": 4}),
+        schema={"rule_id": pl.Int64, "attr": pl.String, "value": pl.String},
+        orient="row",
+    )
+    pairs = rule_matches(
+        subjects.lazy(),
+        attrs.lazy(),
+        rules.lazy(),
+        filters.lazy(),
+        subject_id="key_id",
+        rule_id="mapping_id",
+        on=["source"],
+    ).collect()
+    matched = {rule: sorted(pairs.filter(pl.col("mapping_id") == rule)["key_id"]) for rule in (10, 20)}
+    assert matched == {10: [1, 2], 20: [5, 6, 7]}
