@@ -12,6 +12,7 @@ import streamlit as st
 from sqlalchemy import select
 
 from mcc import psa_contracts
+from mcc.csv_cells import safe_cell
 from mcc.money import fmt, to_str
 from pages import common
 from store.book import export_book, import_file
@@ -169,8 +170,8 @@ with tab_contracts:
                 sheet = io.StringIO()
                 pd.DataFrame(
                     {
-                        "client": changed["Client"],
-                        "product": changed["Product"],
+                        "client": changed["Client"].map(safe_cell),
+                        "product": changed["Product"].map(safe_cell),
                         "quantity": changed["Quantity"],
                         "start": effective.isoformat(),
                         "end": "",

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mcc.config import Config
+from mcc.csv_cells import SafeWriter, read_cell
 from mcc.errors import BookError
 from mcc.money import to_str
 from mcc.permissions import Actor, require
@@ -103,7 +104,8 @@ def parse_contracts_csv(text: str, name: str) -> list[ContractLine]:
 def _line(header: list[str], cells: list[str], where: CsvWhere) -> ContractLine:
     if len(cells) > len(header):
         raise where.error(None, f"has {len(cells)} cells but the header has {len(header)} columns")
-    values = {column: cell.strip() for column, cell in zip(header, cells, strict=False)}
+    # read_cell: a name our export wrote as '=... (so no spreadsheet runs it) comes back as written
+    values = {column: read_cell(cell.strip()) for column, cell in zip(header, cells, strict=False)}
 
     def cell(column: str) -> str:
         value = values.get(column, "")
@@ -212,7 +214,7 @@ def export_contracts_csv(engine: Engine) -> str:
             ),
         )
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeWriter(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for c in contracts:
             writer.writerow(

