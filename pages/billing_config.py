@@ -307,11 +307,13 @@ def psa_tab() -> None:
             if done is not None:
                 st.rerun()
     for org, name in preview.unmapped_orgs:
-        st.caption(f"Unmapped PSA company: {name} (id {org}) — map it on Sources.")
+        st.caption(f"Unmapped PSA company: {common.md(name)} (id {common.md(org)}) — map it on Sources.")
     for product, lines in preview.unmapped_products:
-        st.caption(f"Unmapped PSA product: {product} on {lines} line(s) — add a product with this code.")
+        st.caption(
+            f"Unmapped PSA product: {common.md(product)} on {lines} line(s) — add a product with this code."
+        )
     for line, reason in preview.skipped:
-        st.caption(f"Skipped {line}: {reason}.")
+        st.caption(f"Skipped {common.md(line)}: {common.md(reason)}.")
 
 
 if tab_psa:
