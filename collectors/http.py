@@ -124,7 +124,7 @@ class TokenAuth(httpx.Auth):
             token = self._read_token(response.json())
         except (ValueError, KeyError, TypeError):
             raise MalformedPayload(
-                f"the {self._label} answered without a token: {_snippet(response)}"
+                f"the {self._label} sent no token in its answer: {_snippet(response)}"
             ) from None
         remember_secret(token)
         self._token = token
@@ -277,7 +277,7 @@ class Api:
             raise SourceError(f"{self.name}: {where} could not connect: {redact(str(error))}") from None
         if response.status_code == 401:
             raise AuthFailed(
-                f"{self.name}: {where} was refused (HTTP 401) after a fresh token: {_snippet(response)}"
+                f"{self.name}: {where} was refused (HTTP 401) even after fetching a new token, answering: {_snippet(response)}"
             )
         if response.status_code == 403:
             raise AuthFailed(

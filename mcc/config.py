@@ -240,13 +240,19 @@ def load_config(path: Path | str | None = None) -> Config:
     env = Environment()
     path = Path(path) if path is not None else env.config
     data: dict[str, Any] = {}
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a configuration file (set by MCC_CONFIG)")
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     elif path != Path(DEFAULT_CONFIG):
         raise ConfigError(f"{path}: no such file (set by MCC_CONFIG)")
     try:

@@ -381,10 +381,25 @@ def _toml_text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else repr(value).replace("'", '"')
 
 
+def _too_deep_line(text: str, limit: int = 100) -> int:
+    """The line where brackets first nest deeper than any book needs (a book nests two or three)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for char in line:
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+            if depth > limit:
+                return number
+    return 1
+
+
 def parse_book(text: str, name: str, config: Config) -> Book:
     """Parse and validate a book file's text. Raises BookError on the first problem found."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise BookError(
+            f"{name} line {_too_deep_line(text)}: not valid TOML: arrays or tables nested too deeply"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_AT.match(message)

@@ -490,3 +490,150 @@ def test_the_invoice_csv_export_neutralises_a_formula_name(engine: Engine, tmp_p
     cells = _cells(path.read_text(encoding="utf-8"))
     assert "'" + FORMULA in cells
     _no_formula(cells)
+
+
+# --- 5. one clear line instead of a traceback --------------------------------------------------------------
+
+
+def _seen_org(engine: Engine, source: str, external_id: str, name: str) -> None:
+    from datetime import UTC, datetime
+
+    from store.db import transaction
+    from store.models import SourceOrg
+
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        session.add(
+            SourceOrg(source=source, external_id=external_id, name=name, first_seen=now, last_seen=now)
+        )
+
+
+def test_a_client_named_like_rich_markup_prints_in_reconcile_and_orgs(
+    engine: Engine, write_config, cli_user
+) -> None:
+    from tests.test_reconcile_service import SOURCES as RECONCILE_SOURCES
+    from tests.test_reconcile_service import seed
+
+    write_config(RECONCILE_SOURCES)
+    seed(engine)
+    cli_user("alice", "admin")
+    _rename(engine, "Acme Dental", "[/]Markup Co")
+    _seen_org(engine, "ninja", "99", "[bold]Markup Co[/] branch")
+    runner = CliRunner()
+    table = runner.invoke(app, ["reconcile", "--period", "2026-03", "--format", "table"])
+    assert table.exit_code == 0, table.output
+    assert "[/]Markup Co" in table.stdout
+    mapped = runner.invoke(app, ["orgs", "map", "ninja", "99", "[/]markup co"])
+    assert mapped.exit_code == 0, mapped.output
+    assert mapped.stdout.strip() == "mapped ninja 99 ([bold]Markup Co[/] branch) → [/]Markup Co"
+    listed = runner.invoke(app, ["orgs", "unmapped"])
+    assert listed.exit_code == 0 and "Traceback" not in listed.output
+
+
+ONE_LINE_CASES = {
+    "--period 0001-01": (
+        ["reconcile", "--period", "0001-01"],
+        "error: period must be between 1970-01 and 2999-12",
+    ),
+    "--period with Arabic-Indic digits": (
+        ["reconcile", "--period", "\u0662\u0660\u0662\u0666-03"],
+        "error: period must look like YYYY-MM",
+    ),
+    "report --period 9999-12": (
+        ["report", "client", "Acme Dental", "--period", "9999-12"],
+        "error: period must be between 1970-01 and 2999-12",
+    ),
+}
+
+
+@pytest.mark.parametrize("args,expected", ONE_LINE_CASES.values(), ids=ONE_LINE_CASES.keys())
+def test_a_bad_argument_is_one_line(loaded: Engine, args: list[str], expected: str) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_book_nested_5000_deep_is_one_located_line(loaded: Engine, tmp_path: Path) -> None:
+    refused(
+        loaded,
+        tmp_path / "bad.toml",
+        client("Zed Co") + "orgs = " + "[" * 5000 + "\n",
+        "bad.toml line 3: not valid TOML: arrays or tables nested too deeply",
+    )
+
+
+def test_mcc_config_naming_a_directory_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCC_CONFIG", str(tmp_path))
+    result = CliRunner().invoke(app, ["reconcile"])
+    assert result.exit_code == 1
+    assert (
+        result.stderr == f"error: {tmp_path}: is a directory, not a configuration file (set by MCC_CONFIG)\n"
+    )
+
+
+def test_an_mcc_config_nested_too_deeply_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "mcc.toml"
+    path.write_text("x = " + "[" * 5000 + "\n", encoding="utf-8")
+    monkeypatch.setenv("MCC_CONFIG", str(path))
+    result = CliRunner().invoke(app, ["reconcile"])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {path}: not valid TOML: arrays or tables nested too deeply\n"
+
+
+def test_db_upgrade_against_an_unreachable_postgres_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with (
+        socket.socket() as probe
+    ):  # a port nothing listens on: bound, never listening, so connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        path = tmp_path / "mcc.toml"
+        path.write_text(
+            f'database_url = "postgresql+psycopg://mcc:s3cret@127.0.0.1:{port}/mcc"\n', encoding="utf-8"
+        )
+        monkeypatch.setenv("MCC_CONFIG", str(path))
+        monkeypatch.delenv("MCC_DATABASE_URL", raising=False)
+        result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: database 127.0.0.1:{port}/mcc: cannot be reached ("), (
+        result.stderr
+    )
+    assert result.stderr.count("\n") == 1 and "s3cret" not in result.stderr
+
+
+def test_a_token_answer_without_a_token_keeps_the_vendors_words() -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from collectors.http import MalformedPayload, TokenAuth, redact
+
+    class Vendor(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the token endpoint answers 200 without a token
+            body = json.dumps({"message": "Maintenance until 02:00 UTC"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Vendor)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        auth = TokenAuth(lambda: httpx.Request("POST", f"{base}/token"), label="Acme token endpoint")
+        with httpx.Client(auth=auth) as http, pytest.raises(MalformedPayload) as error:
+            http.get(f"{base}/v1/things")
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = redact(str(error.value))
+    assert "Maintenance until 02:00 UTC" in message and "[redacted]" not in message, message
