@@ -3,7 +3,6 @@ named by our reference. Writing is atomic and a file that already exists is the 
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import tempfile
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from accounting.base import InvoiceDocument, RemoteInvoice, Writer, decimal_amount
+from mcc.csv_cells import SafeWriter
 from mcc.errors import AccountingError
 
 CSV_HEADER = (
@@ -96,7 +96,7 @@ def iif(document: InvoiceDocument, income_account: str) -> str:
 
 def csv_text(document: InvoiceDocument) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeWriter(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for number, line in enumerate(document.lines, start=1):
         writer.writerow(

@@ -454,7 +454,7 @@ class Api:
             raise SourceError(f"{self.name}: {where} could not connect: {redact(str(error))}") from None
         if response.status_code == 401:
             raise AuthFailed(
-                f"{self.name}: {where} was refused (HTTP 401) after a fresh token: {_snippet(response)}"
+                f"{self.name}: {where} was refused (HTTP 401) even after fetching a new token, answering: {_snippet(response)}"
             )
         if response.status_code == 403:
             raise AuthFailed(

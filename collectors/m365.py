@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
@@ -227,6 +227,12 @@ class Microsoft365(Source):
     }
     # Unverified: Graph throttles per app per tenant without a published number; 429s carry Retry-After.
     requests_per_minute = 600
+    # What a `users` mapping bills when its `where` does not say: enabled, licensed people with their own
+    # mailbox, never disabled accounts, unlicensed users or shared/room/equipment mailboxes. A book that
+    # wants those writes the attribute itself (`where = { enabled = [true, false] }`).
+    billing_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        "users": {"enabled": True, "licensed": True, "user_purpose": "user"}
+    }
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from collectors.records import Org
 from mcc.config import Config
 from mcc.errors import MccError
+from mcc.names import name_key
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.db import reading, transaction
@@ -73,7 +74,7 @@ class MappedOrg:
 
 def normalise(name: str) -> str:
     """'Acme Dental, Inc.' → 'acme dental'; 'L.L.C.' → 'llc' (then dropped); '&' reads as 'and'."""
-    text = _PUNCTUATION.sub(" ", name.lower().replace("&", " and ").replace(".", ""))
+    text = _PUNCTUATION.sub(" ", name_key(name).replace("&", " and ").replace(".", ""))
     words = text.split()
     while len(words) > 1 and words[-1] in _SUFFIXES:
         words.pop()
@@ -207,11 +208,11 @@ def successful_runs(engine: Engine, source: str) -> int:
 
 
 def find_client(engine: Engine, name: str) -> tuple[int, str]:
-    """A client by name (case-insensitive); an unknown name is an error with the closest names."""
+    """A client by name (compared by name_key: case, spacing, Unicode forms); else an error with the closest."""
     with reading(engine) as session:
         clients = [(row.id, row.name) for row in session.execute(select(Client.id, Client.name))]
     for client_id, client_name in clients:
-        if client_name.casefold() == name.strip().casefold():
+        if name_key(client_name) == name_key(name):
             return client_id, client_name
     wanted = normalise(name)
     close = sorted(clients, key=lambda c: -score(wanted, normalise(c[1])))[:3]

@@ -56,7 +56,9 @@ class SourceConfig(BaseModel):
     tenants: list[str] = Field(default_factory=list)  # m365: extra customer tenant ids to read
     audience: str | None = None  # pax8
     group: str | None = None  # m365: the group whose members feed `group_members`
-    offline_days: int = 30  # RMM: devices silent longer than this are flagged as exclusion candidates
+    offline_days: int = Field(
+        default=30, ge=1, le=3650
+    )  # RMM: devices silent longer than this are flagged as exclusion candidates
     rate_limit_per_minute: int | None = None  # override the vendor's documented limit
     # Bounds on one run (defaults in collectors.http.HttpPolicy): a request's whole answer, the run,
     # and how many pages / records a run may read before it fails as a vendor paging for ever.
@@ -152,7 +154,7 @@ class AccountingConfig(BaseModel):
     path: str = "data/exports"
     format: Literal["iif", "csv"] = "csv"
     income_account: str | None = None  # xero AccountCode / sage ledger account used when an item has none
-    due_days: int = 30
+    due_days: int = Field(default=30, ge=0, le=365)  # payment terms: 0 (on receipt) to a year
     # Sage: product code -> tax rate id sent on each line ("*" for every product not listed); none: no tax.
     tax_rates: dict[str, str] = Field(default_factory=dict)
     company_file: str | None = None  # qbd: the .qbw the Web Connector opens (empty: the one already open)
@@ -256,13 +258,19 @@ def load_config(path: Path | str | None = None) -> Config:
     env = Environment()
     path = Path(path) if path is not None else env.config
     data: dict[str, Any] = {}
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a configuration file (set by MCC_CONFIG)")
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
     elif path != Path(DEFAULT_CONFIG):
         raise ConfigError(f"{path}: no such file (set by MCC_CONFIG)")
     try:

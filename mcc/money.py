@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -19,6 +20,10 @@ MAX_HOURS = Decimal("10000")  # hours in one prepaid block or one time entry
 HOUR_PLACES = Decimal("1e-9")
 RATE_PLACES = Decimal("1e-4")
 
+# What an amount may be written with. Decimal() itself also takes "1_000.00", Arabic-Indic and full-width
+# digits, which a person reading the book would not take for the number we store.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
 
 class AmountTooLarge(ValueError):
     """An amount beyond MAX_AMOUNT: a typo (or "1e30"), never a real price."""
@@ -28,6 +33,11 @@ def parse_amount(text: str | int | Decimal, *, field: str = "amount") -> int:
     """'45.00' -> 4500. Rejects floats, non-numbers and more than two decimal places."""
     if isinstance(text, (bool, float)):
         raise ValueError(f'{field} must be a decimal string such as "45.00", got {text!r}')
+    if isinstance(text, str) and not _PLAIN_NUMBER.fullmatch(text.strip()):
+        raise ValueError(
+            f'{field} must be written with the digits 0-9 and a "." (no "_", spaces or other digits), '
+            f"got {text!r}"
+        )
     try:
         value = Decimal(str(text).strip())
     except InvalidOperation:

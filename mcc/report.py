@@ -3,7 +3,6 @@ product, the entities behind each count, and what changed since the previous per
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from mcc.config import Config
+from mcc.csv_cells import SafeDictWriter
 from mcc.errors import MccError
 from mcc.money import fmt, to_str
 from mcc.reconciliation import entities_behind, reconcile_period, resolve_period
@@ -138,7 +138,7 @@ CSV_COLUMNS = [
 
 def _csv(client: str, period: str, sections: list[ProductSection], totals: dict[str, int]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for section in sections:
         gap = section.gap

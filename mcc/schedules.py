@@ -8,6 +8,9 @@ from datetime import datetime, time, timedelta
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _EVERY = re.compile(r"^every\s+(?:(\d+)\s+)?(second|minute|hour|day)s?$")
+# The shortest interval a schedule may ask for: no vendor's counts change faster, and an "every 1 seconds"
+# source would spend its API rate limit and a worker thread on nothing new. (Tests of the worker lower it.)
+MIN_INTERVAL = timedelta(minutes=1)
 _DAILY = re.compile(r"^(?:daily|nightly)(?:\s+at\s+(\d{1,2}):(\d{2}))?$")
 
 
@@ -42,7 +45,12 @@ def parse_schedule(text: str) -> Schedule:
         count = int(match.group(1) or 1)
         if count <= 0:
             raise ValueError(f"schedule {text!r}: the interval must be at least 1")
-        return Schedule(text, interval=timedelta(seconds=count * _UNITS[match.group(2)]))
+        interval = timedelta(seconds=count * _UNITS[match.group(2)])
+        if interval < MIN_INTERVAL:
+            raise ValueError(
+                f"schedule {text!r}: runs at most once a minute; write e.g. 'every minute' or 'every 5 minutes'"
+            )
+        return Schedule(text, interval=interval)
     if match := _DAILY.match(norm):
         hour, minute = (int(match.group(1)), int(match.group(2))) if match.group(1) else (2, 0)
         if hour > 23 or minute > 59:

@@ -118,7 +118,10 @@ else:
         )
         if picked is not None:
             event = by_id[picked]
-            st.markdown(f"**{event['Action']}** · {event['Entity']} · by {event['Who']} at {event['When']}")
+            st.markdown(
+                f"**{common.md(event['Action'])}** · {common.md(event['Entity'])} · by {common.md(event['Who'])} "
+                f"at {event['When']}"
+            )
             if event["Details"]:
                 st.write(event["Details"])
             try:

@@ -12,6 +12,7 @@ import streamlit as st
 from sqlalchemy import select
 
 from mcc import psa_contracts
+from mcc.csv_cells import safe_cell
 from mcc.money import fmt, to_str
 from pages import common, labels
 from store.book import export_book, import_file
@@ -181,8 +182,8 @@ with tab_contracts:
                 sheet = io.StringIO()
                 pd.DataFrame(
                     {
-                        "client": changed["Client"],
-                        "product": changed["Product"],
+                        "client": changed["Client"].map(safe_cell),
+                        "product": changed["Product"].map(safe_cell),
                         "quantity": changed["Quantity"],
                         "start": effective.isoformat(),
                         "end": "",
@@ -318,11 +319,13 @@ def psa_tab() -> None:
             if done is not None:
                 st.rerun()
     for org, name in preview.unmapped_orgs:
-        st.caption(f"Unmapped PSA company: {name} (id {org}) — map it on Sources.")
+        st.caption(f"Unmapped PSA company: {common.md(name)} (id {common.md(org)}) — map it on Sources.")
     for product, lines in preview.unmapped_products:
-        st.caption(f"Unmapped PSA product: {product} on {lines} line(s) — add a product with this code.")
+        st.caption(
+            f"Unmapped PSA product: {common.md(product)} on {lines} line(s) — add a product with this code."
+        )
     for line, reason in preview.skipped:
-        st.caption(f"Skipped {line}: {reason}.")
+        st.caption(f"Skipped {common.md(line)}: {common.md(reason)}.")
 
 
 if tab_psa:

@@ -3,7 +3,6 @@ formatting, the period picker, headers, empty states, and running a service call
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from mcc.money import fmt
 from mcc.permissions import Actor
 from mcc.reconciliation import Reconciliation, freshness, reconcile_period
 from mcc.reconciliation import history as leakage_history
+from pages.formatting import md as md  # pages call common.md
 from store.db import reading
 from store.frames import last_successful_syncs
 from store.models import AuditEvent, Client, Decision, SyncRun, TimeEntry
@@ -151,17 +151,15 @@ def header(title: str, subtitle: str | None = None) -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     st.title(title, anchor=False)
     if subtitle:
-        st.markdown(f"<div class='mcc-subtitle'>{html.escape(subtitle)}</div>", unsafe_allow_html=True)
+        st.markdown(f"<div class='mcc-subtitle'>{md(subtitle)}</div>", unsafe_allow_html=True)
 
 
 def empty_state(title: str, body: str) -> None:
-    st.markdown(
-        f"<div class='mcc-empty'><b>{html.escape(title)}</b>{html.escape(body)}</div>", unsafe_allow_html=True
-    )
+    st.markdown(f"<div class='mcc-empty'><b>{md(title)}</b>{md(body)}</div>", unsafe_allow_html=True)
 
 
 def pill(text: str, kind: str = "info") -> str:
-    return f"<span class='mcc-pill mcc-{kind}'>{html.escape(text)}</span>"
+    return f"<span class='mcc-pill mcc-{kind}'>{md(text)}</span>"
 
 
 def recent_periods(count: int = 13, today: date | None = None) -> list[str]:
@@ -207,7 +205,7 @@ def attempt(action: Callable[[], T], success: str | None = None) -> T | None:
     try:
         result = action()
     except MccError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return None
     if success:
         st.session_state["flash"] = success
@@ -218,7 +216,7 @@ def flash() -> None:
     """Show (once) the confirmation left by the last action before its rerun."""
     message = st.session_state.pop("flash", None)
     if message:
-        st.toast(message, icon=":material/check_circle:")
+        st.toast(md(message), icon=":material/check_circle:")
 
 
 def require_user() -> SignedIn:

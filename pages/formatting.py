@@ -199,3 +199,16 @@ def describe_payload(payload: str | dict[str, Any] | None, money: Callable[[int]
     order = sorted(values, key=lambda k: (k in last, last.get(k, 0), rank.get(k, len(rank)), k))
     parts.extend(part for key in order if (part := _part(key, values[key], money)) is not None)
     return " · ".join(parts)
+
+
+# What Streamlit's Markdown (and the HTML we hand it) would read as markup in one line of text: emphasis
+# (* and _ at a word's edge), links and images ([), code (`), strikethrough (~), LaTeX ($), HTML tags and
+# entities (< > &name;), `:red[...]` colours and `:material/...:` icons (a colon before a letter), escapes.
+_MARKUP = re.compile(r"[\\`*\[\]<>~$]|:(?=[A-Za-z])|&(?=#?[A-Za-z0-9]+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def md(value: object) -> str:
+    """Any stored or typed text (a client name, an error naming one) made safe to show through
+    st.markdown, captions, titles, alerts and labels, with or without unsafe_allow_html: each markup
+    character becomes a numeric character reference, which both Markdown and HTML show as itself."""
+    return _MARKUP.sub(lambda match: f"&#{ord(match.group())};", str(value))

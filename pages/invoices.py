@@ -131,24 +131,28 @@ if invoice is None:
     st.stop()
 
 st.markdown(
-    f"### {labels[chosen].split(' · ')[1]} — {invoice.period} &nbsp; {common.pill(invoice.status, STATUS_KIND.get(invoice.status, 'info'))}",
+    f"### {common.md(labels[chosen].split(' · ')[1])} — {invoice.period} &nbsp; {common.pill(invoice.status, STATUS_KIND.get(invoice.status, 'info'))}",
     unsafe_allow_html=True,
 )
 if invoice.last_error and invoice.status == "pushed":
-    st.warning(f"Pushed, but the accounting system differs: {invoice.last_error}", icon=":material/warning:")
+    st.warning(
+        f"Pushed, but the accounting system differs: {common.md(invoice.last_error)}",
+        icon=":material/warning:",
+    )
 elif invoice.last_error:
-    st.error(f"Last push failed: {invoice.last_error}", icon=":material/error:")
+    st.error(f"Last push failed: {common.md(invoice.last_error)}", icon=":material/error:")
 if invoice.blocked_reason:
-    st.warning(f"Blocked: {invoice.blocked_reason}", icon=":material/block:")
+    st.warning(f"Blocked: {common.md(invoice.blocked_reason)}", icon=":material/block:")
 stale = cast(str | None, listing.filter(pl.col("id") == invoice.id)["stale"].first())
 if stale:
     st.warning(
-        f"Stale: {stale}. It cannot be approved or pushed until it is rebuilt: press Build drafts.",
+        f"Stale: {common.md(stale)}. It cannot be approved or pushed until it is rebuilt: press Build drafts.",
         icon=":material/update:",
     )
 if invoice.remote_number or invoice.remote_id:
     st.success(
-        f"In {target_label(invoice.target) if invoice.target else target} as invoice {invoice.remote_number or invoice.remote_id}.",
+        f"In {target_label(invoice.target) if invoice.target else target} as invoice "
+        f"{common.md(invoice.remote_number or invoice.remote_id)}.",
         icon=":material/check_circle:",
     )
 st.dataframe(

@@ -4,7 +4,6 @@ product with the money, the entities behind each count, and a decision per gap."
 from __future__ import annotations
 
 import functools
-import html
 import re
 
 import polars as pl
@@ -222,7 +221,7 @@ _fresh_forms()
 
 client_name = labels[client_id]
 heading, downloads = st.columns([3, 1], vertical_alignment="center")
-heading.markdown(f"## {client_name}")
+heading.markdown(f"## {common.md(client_name)}")
 with downloads.popover("Client billing audit report", icon=":material/description:", width="stretch"):
     st.caption(
         f"Contracted vs observed per product for {period}, the entities behind each count and what "
@@ -250,7 +249,7 @@ stale_here = common.stale_feeding(rows, result.stale_sources)
 common.stale_flag(
     result,
     stale_here,
-    lead=f"Stale data for {client_name} from",
+    lead=f"Stale data for {common.md(client_name)} from",
     advice="The rows marked ⚠ may be out of date: refresh on the Sources page before deciding on them.",
 )
 
@@ -328,7 +327,7 @@ for gap in rows.iter_rows(named=True):
         continue
     code = gap["product_code"]
     title = (
-        f"**{gap['product']}** — {gap['billed_qty']} contracted, {gap['billable_qty']} billable "
+        f"**{common.md(gap['product'])}** — {gap['billed_qty']} contracted, {gap['billable_qty']} billable "
         f"({gap['delta_qty']:+d}) · {common.money(gap['monthly_amount_cents'])}/mo"
     )
     if gap["decision"]:
@@ -377,7 +376,7 @@ for gap in rows.iter_rows(named=True):
         else:
             st.caption("No entity detail for this count (the source reports totals only).")
         if not is_open:
-            st.caption(f"Decided: {gap['decision']}. {gap['decision_note'] or ''}")
+            st.caption(f"Decided: {gap['decision']}. {common.md(gap['decision_note'] or '')}")
             continue
         with st.form(f"decide_{code}"):
             action = st.radio(
@@ -497,7 +496,7 @@ else:
         slug = re.sub(r"[^a-z0-9]+", "_", f"{product_code}_{kind}".lower())
         reasons = members["reason"].unique().to_list()
         with st.expander(
-            f"**{kind.capitalize()}** · {size} · counted toward {products.get(product_code, product_code)}",
+            f"**{kind.capitalize()}** · {size} · counted toward {common.md(products.get(product_code, product_code))}",
             expanded=listed.height <= 12,
         ):
             if size > 1:
@@ -519,8 +518,8 @@ else:
                 key = f"{candidate['source']}_{candidate['external_id']}"
                 name, reason, button = st.columns([3, 4, 1.2], vertical_alignment="center")
                 name.markdown(
-                    f"**{html.escape(candidate['name'])}**  \n<span class='mcc-muted'>"
-                    f"{html.escape(candidate['source'])} · {html.escape(candidate['metric'])}</span>",
+                    f"**{common.md(candidate['name'])}**  \n<span class='mcc-muted'>"
+                    f"{common.md(candidate['source'])} · {common.md(candidate['metric'])}</span>",
                     unsafe_allow_html=True,
                 )
                 typed = reason.text_input(
@@ -536,5 +535,5 @@ else:
     if uncounted.height:
         st.caption(
             f"Also suggested but in no product's count (nothing to exclude them from): "
-            f"{', '.join(uncounted['name'].to_list())}."
+            f"{common.md(', '.join(uncounted['name'].to_list()))}."
         )

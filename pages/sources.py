@@ -5,7 +5,6 @@ suggested client each, reviewed and mapped together on one screen (admins)."""
 from __future__ import annotations
 
 import functools
-import html
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -94,7 +93,9 @@ st.dataframe(
 for row in rows:
     if not row["error"]:
         continue
-    st.error(f"{row['Source']} / {row['Stream']}: {row['Last error']}", icon=":material/sync_problem:")
+    st.error(
+        f"{row['Source']} / {row['Stream']}: {common.md(row['Last error'])}", icon=":material/sync_problem:"
+    )
     full = str(row["error"])
     if full.strip() != row["Last error"]:
         with st.expander(f"Full error from {row['Source']} / {row['Stream']}"):
@@ -118,7 +119,7 @@ for first in range(0, len(ctx.config.sources), PER_ROW):
     shelf = ctx.config.sources[first : first + PER_ROW]
     for column, source in zip(st.columns(PER_ROW), shelf, strict=False):
         card = column.container(border=True)
-        card.markdown(f"**{html.escape(source.name)}**", unsafe_allow_html=True)
+        card.markdown(f"**{common.md(source.name)}**", unsafe_allow_html=True)
         card.caption(f"{source.collector.title} · {source.kind}")
         if card.button(
             "Refresh now",
@@ -156,14 +157,14 @@ def show_check(check: onboarding.SourceCheck) -> None:
     """What a connection test found, for a person (the check never carries a secret)."""
     with st.container(border=True):
         (st.success if check.ok else st.error)(
-            f"{check.name} ({check.kind}): {check.message}",
+            f"{check.name} ({check.kind}): {common.md(check.message)}",
             icon=":material/check_circle:" if check.ok else ":material/error:",
         )
         seen = f"{check.orgs_seen}{'+' if check.more_orgs else ''}"
         st.markdown(
             f"**Organisations seen:** {seen}"
             + (
-                f" · **Sample:** {html.escape(', '.join(check.sample_orgs))}"
+                f" · **Sample:** {common.md(', '.join(check.sample_orgs))}"
                 if check.sample_orgs and not all(org in check.message for org in check.sample_orgs)
                 else ""
             ),
@@ -197,7 +198,7 @@ def progress() -> None:
         icon = ":material/check_circle:" if status.status == "done" else ":material/error:"
         text = f"Refresh of {what} {status.status}: {status.records} records"
         (st.success if status.status == "done" else st.error)(
-            text + (f" — {status.message}" if status.message else ""), icon=icon
+            text + (f" — {common.md(status.message)}" if status.message else ""), icon=icon
         )
         if st.button("Dismiss", key="refresh_dismiss"):
             st.session_state.pop("refresh_request", None)
@@ -210,7 +211,7 @@ def progress() -> None:
     for run in status.runs:
         st.write(
             f"{run.source} / {run.stream}: {run.status}, {run.records} records"
-            + (f" — {run.error}" if run.error else "")
+            + (f" — {common.md(run.error)}" if run.error else "")
         )
 
 
@@ -246,7 +247,7 @@ def _mapped_report() -> None:
                 key="mapped_table",
             )
         for message in failed:
-            st.error(message, icon=":material/error:")
+            st.error(common.md(message), icon=":material/error:")
         if st.button("Dismiss", key="mapped_dismiss"):
             st.session_state.pop("mapped_orgs", None)
             st.rerun()

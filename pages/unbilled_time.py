@@ -86,7 +86,7 @@ client_id = st.selectbox(
 )
 entries = common.open_time_entries(int(client_id), data)
 
-st.subheader(f"Entries for {names.get(client_id, '')}", anchor=False)
+st.subheader(f"Entries for {common.md(names.get(client_id, ''))}", anchor=False)
 if entries.height == 0:
     st.caption("No open time entries for this client.")
 else:

@@ -6,7 +6,10 @@ import calendar
 import re
 from datetime import date
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+
+
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 
 
 def parse_period(period: str) -> date:
@@ -14,7 +17,11 @@ def parse_period(period: str) -> date:
     match = _PERIOD.match(period.strip())
     if not match:
         raise ValueError(f"period must look like YYYY-MM (e.g. 2026-03), got {period!r}")
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    year = int(match.group(1))
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        # the months before (back-billing) and after a period must still be dates: year 1 has none before it
+        raise ValueError(f"period must be between {FIRST_YEAR}-01 and {LAST_YEAR}-12, got {period!r}")
+    return date(year, int(match.group(2)), 1)
 
 
 def period_of(day: date) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from mcc.config import Config
 from mcc.errors import BookError
 from mcc.money import to_str
+from mcc.names import name_key
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.book_parse import (
@@ -50,6 +51,7 @@ class ImportSummary:
 
     file: str
     kind: str = "book"
+    warnings: list[str] = field(default_factory=list)
     products_added: int = 0
     products_updated: int = 0
     mappings_added: int = 0
@@ -67,17 +69,20 @@ class ImportSummary:
     blocks_removed: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = asdict(self)
+        if not values["warnings"]:
+            del values["warnings"]
+        return values
 
     @property
     def changed(self) -> bool:
-        return any(v for k, v in self.as_dict().items() if k not in ("file", "kind"))
+        return any(v for k, v in self.as_dict().items() if k not in ("file", "kind", "warnings"))
 
     def describe(self) -> str:
         """One line for people: `book.toml: 2 products added, 1 client updated, ...`."""
         parts = []
         for name, value in self.as_dict().items():
-            if name not in ("file", "kind") and value:
+            if name not in ("file", "kind", "warnings") and value:
                 noun, verb = name.split("_")
                 parts.append(f"{value} {noun.removesuffix('s') if value == 1 else noun} {verb}")
         return f"{self.file}: " + (", ".join(parts) if parts else "no changes")
@@ -136,7 +141,7 @@ def import_book(
     require(actor, "admin", "import the billing book")
     display, text = read_input(source, name, "book.toml")
     book = parse_book(text, display, config)
-    summary = ImportSummary(file=display)
+    summary = ImportSummary(file=display, warnings=list(book.warnings))
     with transaction(engine) as session:
         _apply(session, config, book, actor, summary)
         record_event(
@@ -168,9 +173,21 @@ def lookup(names: dict[str, Any], wanted: str, where: Where, key: str, what: str
     if wanted in names:
         return names[wanted]
     close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.6)
-    folded = [n for n in names if n.casefold() == wanted.casefold()]
+    folded = [n for n in names if name_key(n) == name_key(wanted)]
     hint = f" (did you mean {(folded or close)[0]!r}?)" if folded or close else ""
     raise where.error(key, f"names an unknown {what} {wanted!r}{hint}")
+
+
+def refuse_look_alike(existing: Any, wanted: str, where: Where, key: str, what: str) -> None:
+    """A new name that equals a stored one once normalised would be a second record for the same thing."""
+    stored = {name_key(n): n for n in existing}
+    other = stored.get(name_key(wanted))
+    if other is not None and other != wanted:
+        raise where.error(
+            key,
+            f"{what} {wanted!r} is the same name as the existing {what} {other!r} once case, spacing and "
+            f"Unicode forms are ignored; write it as {other!r} (or rename the existing one first)",
+        )
 
 
 def _apply(session: Session, config: Config, book: Book, actor: Actor, summary: ImportSummary) -> None:
@@ -206,6 +223,7 @@ def _apply_products(
         }
         product = products.get(line.code)
         if product is None:
+            refuse_look_alike(products, line.code, line.where, "code", "product")
             product = products[line.code] = Product(code=line.code, **values)
             session.add(product)
             summary.products_added += 1
@@ -247,6 +265,7 @@ def _apply_clients(session: Session, book: Book, summary: ImportSummary) -> dict
     for line in book.clients:
         client = clients.get(line.name)
         if client is None:
+            refuse_look_alike(clients, line.name, line.where, "name", "client")
             client = clients[line.name] = Client(name=line.name, accounting_id=line.accounting_id)
             session.add(client)
             added.add(line.name)

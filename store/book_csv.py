@@ -18,12 +18,22 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from mcc.config import Config
+from mcc.csv_cells import SafeWriter, read_cell
 from mcc.errors import BookError
 from mcc.money import to_str
 from mcc.permissions import Actor, require
 from store.audit import record_event
 from store.book import BookInput, ImportSummary, lookup, read_input
-from store.book_parse import ContractLine, CsvWhere, amount, check_overlaps, check_span, day, whole_number
+from store.book_parse import (
+    ContractLine,
+    CsvWhere,
+    amount,
+    check_overlaps,
+    check_span,
+    checked_text,
+    day,
+    whole_number,
+)
 from store.db import reading, transaction
 from store.models import Client, Contract, Product
 
@@ -94,7 +104,8 @@ def parse_contracts_csv(text: str, name: str) -> list[ContractLine]:
 def _line(header: list[str], cells: list[str], where: CsvWhere) -> ContractLine:
     if len(cells) > len(header):
         raise where.error(None, f"has {len(cells)} cells but the header has {len(header)} columns")
-    values = {column: cell.strip() for column, cell in zip(header, cells, strict=False)}
+    # read_cell: a name our export wrote as '=... (so no spreadsheet runs it) comes back as written
+    values = {column: read_cell(cell.strip()) for column, cell in zip(header, cells, strict=False)}
 
     def cell(column: str) -> str:
         value = values.get(column, "")
@@ -103,13 +114,13 @@ def _line(header: list[str], cells: list[str], where: CsvWhere) -> ContractLine:
         return value
 
     quantity_text = cell("quantity")
-    quantity: Any = int(quantity_text) if re.fullmatch(r"\d+", quantity_text) else quantity_text
+    quantity: Any = int(quantity_text) if re.fullmatch(r"[0-9]+", quantity_text) else quantity_text
     start = day(cell("start"), where, "start")
     end = day(cell("end"), where, "end") if cell("end") else None
     check_span(start, end, where)
     return ContractLine(
-        client=cell("client"),
-        product=cell("product"),
+        client=checked_text(cell("client"), where, "client"),
+        product=checked_text(cell("product"), where, "product"),
         quantity=whole_number(quantity, where, "quantity"),
         start=start,
         end=end,
@@ -203,7 +214,7 @@ def export_contracts_csv(engine: Engine) -> str:
             ),
         )
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeWriter(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for c in contracts:
             writer.writerow(

@@ -15,12 +15,16 @@ from typing import Any, Protocol
 from mcc.config import Config
 from mcc.errors import BookError
 from mcc.money import MAX_HOURS, MAX_QUANTITY, MAX_UNIT_PRICE, AmountTooLarge, parse_amount
+from mcc.names import clean_name, mixed_scripts, name_key, name_problem
 from store.book_toml import Locator
+from store.frames import attr_text
 
 POLICIES = ("end", "peak", "average")
 CATEGORIES = ("rmm", "identity", "security", "backup", "distributor", "time", "psa", "other")
 SECTIONS = ("products", "mappings", "clients", "contracts", "exclusions", "blocks")
-_PERCENT = re.compile(r"^(\d{1,3})(?:\.(\d{1,2}))?%$")
+NAME_FIELDS = ("name", "code", "client", "product")  # compared by name_key, so one visible line each
+_PERCENT = re.compile(r"^([0-9]{1,3})(?:\.([0-9]{1,2}))?%$")
+MAX_TOLERANCE_BP = 100_00  # a tolerance above 100 % would hide every gap
 _TOML_AT = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
 
 
@@ -164,6 +168,7 @@ class Book:
     contracts: list[ContractLine] = field(default_factory=list)
     exclusions: list[ExclusionLine] = field(default_factory=list)
     blocks: list[BlockLine] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 # --- decoding ---------------------------------------------------------------------------------------
@@ -206,7 +211,7 @@ def amount(value: Any, where: Where, key: str, limit: Decimal = MAX_UNIT_PRICE) 
     except AmountTooLarge:
         raise where.error(key, f"must be at most {limit:,}, got {value!r}") from None
     except ValueError:
-        if re.fullmatch(r"\s*-?\d*\.\d{3,}\s*", value):
+        if re.fullmatch(r"\s*-?[0-9]*\.[0-9]{3,}\s*", value):
             raise where.error(key, f"must have at most two decimal places, got {value!r}") from None
         raise where.error(key, f'must be a decimal amount such as "45.00", got {value!r}') from None
     if cents < 0:
@@ -219,7 +224,7 @@ def amount(value: Any, where: Where, key: str, limit: Decimal = MAX_UNIT_PRICE) 
 def day(value: Any, where: Where, key: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value):
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*", value):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
@@ -277,7 +282,7 @@ class _Entry:
             raise self.where.error(key, f"must be a non-empty string, got {value!r}")
         if len(value) > limit:
             raise self.where.error(key, f"is longer than {limit} characters")
-        return value
+        return checked_text(value, self.where, key)
 
     def required(self, key: str) -> Any:
         if key not in self.data:
@@ -288,6 +293,19 @@ class _Entry:
         name = self.text(key, limit=40)
         assert name is not None
         return check_source(name, config, self.where, key)
+
+
+def checked_text(value: str, where: Where, key: str) -> str:
+    """A name field cleaned for storage (NFC, spaces trimmed), or an error for control/invisible characters;
+    any other text field only refuses NUL, which no database column or terminal keeps intact."""
+    if key in NAME_FIELDS:
+        problem = name_problem(value)
+        if problem:
+            raise where.error(key, f"{problem}, got {value!r}")
+        return clean_name(value)
+    if "\x00" in value:
+        raise where.error(key, f"contains a NUL character, got {value!r}")
+    return value
 
 
 def check_source(name: str, config: Config, where: Where, key: str) -> str:
@@ -305,22 +323,82 @@ def check_source(name: str, config: Config, where: Where, key: str) -> str:
     )
 
 
+def _attribute_value(value: Any) -> bool:
+    """A value a source's attribute can have: text, true/false, or a whole number (never a float)."""
+    return (isinstance(value, str) and value != "") or isinstance(value, int)  # bool is an int
+
+
 def _attribute_filter(value: Any, where: Where, key: str) -> dict[str, Any]:
-    """`{ node_class = ["WINDOWS_WORKSTATION", "MAC"], user_purpose = "shared" }`"""
+    """`{ node_class = ["WINDOWS_WORKSTATION", "MAC"], enabled = true, licensed = true }`"""
     if not isinstance(value, dict):
         raise where.error(key, f'must be a table such as {{ node_class = ["MAC"] }}, got {value!r}')
     for attr, wanted in value.items():
-        single = isinstance(wanted, str) and wanted != ""
-        several = isinstance(wanted, list) and wanted and all(isinstance(v, str) and v for v in wanted)
+        single = _attribute_value(wanted)
+        several = isinstance(wanted, list) and wanted and all(_attribute_value(v) for v in wanted)
         if not (single or several):
-            raise where.error(key, f"{attr} must be a string or a non-empty list of strings, got {wanted!r}")
+            raise where.error(
+                key,
+                f"{attr} must be a string, true or false, a whole number, or a non-empty list of them, "
+                f"got {wanted!r}",
+            )
     return dict(value)
+
+
+def _with_billing_defaults(
+    config: Config, source: str, metric: str, given: dict[str, Any], where: Where, warnings: list[str]
+) -> dict[str, Any]:
+    """A metric whose kind names safe billing defaults (Microsoft 365 `users`: enabled, licensed, own
+    mailbox) bills only those when the mapping has no `where`; a `where` that leaves an attribute open or
+    widens it is kept as written, with a warning naming what it also counts."""
+    defaults: dict[str, Any] = getattr(config.source(source).collector, "billing_defaults", {}).get(
+        metric, {}
+    )
+    if not defaults:
+        return given
+    safe = ", ".join(f"{attr} = {_toml_text(wanted)}" for attr, wanted in defaults.items())
+    if not given:
+        warnings.append(
+            f"{where.label}: {source} {metric} has no where, so it counts only {safe} (the safe default); "
+            "name an attribute in where to count others"
+        )
+        return dict(defaults)
+    open_ = []
+    for attr, wanted in defaults.items():
+        allowed = given.get(attr)
+        values = allowed if isinstance(allowed, list) else [allowed]
+        if allowed is None or {attr_text(v) for v in values} != {attr_text(wanted)}:
+            open_.append(attr)
+    if open_:
+        warnings.append(
+            f"{where.label}: {source} {metric} where leaves {', '.join(open_)} open, so it also bills "
+            f"accounts outside {safe} (disabled, unlicensed, shared or room mailboxes); check that is meant"
+        )
+    return given
+
+
+def _toml_text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value).replace("'", '"')
+
+
+def _too_deep_line(text: str, limit: int = 100) -> int:
+    """The line where brackets first nest deeper than any book needs (a book nests two or three)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for char in line:
+            depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(char, 0)
+            if depth > limit:
+                return number
+    return 1
 
 
 def parse_book(text: str, name: str, config: Config) -> Book:
     """Parse and validate a book file's text. Raises BookError on the first problem found."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise BookError(
+            f"{name} line {_too_deep_line(text)}: not valid TOML: arrays or tables nested too deeply"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_AT.match(message)
@@ -385,8 +463,8 @@ def _tolerance(value: Any, where: Where) -> tuple[int, int | None]:
         match = _PERCENT.match(value.strip())
         if match:
             basis_points = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
-            if basis_points > 10_000:
-                raise where.error("tolerance", f'must be at most "100%", got {value!r}')
+            if basis_points > MAX_TOLERANCE_BP:
+                raise where.error("tolerance", f"must be at most 100%, got {value!r}")
             return 0, basis_points
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         if value > MAX_QUANTITY:
@@ -404,6 +482,7 @@ def _read_mapping(book: Book, where: TomlWhere, data: dict[str, Any], config: Co
     source = entry.source("source", config)
     _check_metric(config, source, metric, where)
     attribute_filter = _attribute_filter(data["where"], where, "where") if entry.has("where") else {}
+    attribute_filter = _with_billing_defaults(config, source, metric, attribute_filter, where, book.warnings)
     book.mappings.append(MappingLine(product, source, metric, attribute_filter, where))
 
 
@@ -507,7 +586,7 @@ def _read_block(book: Book, where: TomlWhere, data: dict[str, Any], config: Conf
 def _hours(value: Any, where: Where) -> Decimal:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d{1,2})?", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]{1,2})?", value.strip()):
         try:
             hours = Decimal(value.strip())
         except InvalidOperation:
@@ -532,8 +611,19 @@ _READERS = {
 
 def _check_book(book: Book) -> None:
     """Checks across lines of the file: duplicates, one org per client, overlapping contract lines."""
-    _no_duplicates([(p.code.casefold(), p.where) for p in book.products], "code", "product code")
-    _no_duplicates([(c.name.casefold(), c.where) for c in book.clients], "name", "client")
+    _no_look_alikes([(p.code, p.where) for p in book.products], "code", "product code")
+    _no_look_alikes([(c.name, c.where) for c in book.clients], "name", "client")
+    for label, names in (
+        ("client", [(c.name, c.where) for c in book.clients]),
+        ("product", [(p.code, p.where) for p in book.products]),
+    ):
+        for name, where in names:
+            scripts = mixed_scripts(name)
+            if scripts:
+                book.warnings.append(
+                    f"{where.label}: {label} {name!r} mixes {' and '.join(s.title() for s in scripts)} "
+                    "letters; check it is not a look-alike of another name"
+                )
     owner: dict[tuple[str, str], ClientLine] = {}
     for client in book.clients:
         for org in client.orgs:
@@ -558,6 +648,23 @@ def _check_book(book: Book) -> None:
         "exclusion",
     )
     check_overlaps(book.contracts)
+
+
+def _no_look_alikes(names: list[tuple[str, Where]], field_name: str, what: str) -> None:
+    """Two names that compare equal after normalising (case, spacing, Unicode forms) are one name twice."""
+    seen: dict[str, tuple[str, Where]] = {}
+    for name, where in names:
+        key = name_key(name)
+        if key in seen:
+            first, first_where = seen[key]
+            if first.casefold() == name.casefold():
+                raise where.error(field_name, f"duplicate {what}: the same as {first_where.label}")
+            raise where.error(
+                field_name,
+                f"duplicate {what}: {name!r} is the same name as {first!r} ({first_where.label}) once "
+                "case, spacing and Unicode forms are ignored; use one spelling",
+            )
+        seen[key] = (name, where)
 
 
 def _no_duplicates(keys: list[tuple[Any, Where]], field_name: str | None, what: str) -> None:

@@ -7,7 +7,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-TomlValue = str | int | bool | Sequence[str] | Mapping[str, "str | Sequence[str]"]
+TomlValue = (
+    str
+    | int
+    | bool
+    | Sequence[str | int | bool]
+    | Mapping[str, "str | int | bool | Sequence[str | int | bool]"]
+)
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}

@@ -81,9 +81,14 @@ def columnar(session: Session, statement: Select[*tuple[Any, ...]], schema: s.Sc
 
 
 def attr_text(value: Any) -> str:
-    """Attribute values compare as text: booleans as true/false, None as ''."""
+    """Attribute values compare as text: booleans as true/false (also when a source sends the text "True"
+    or "FALSE"), whole floats as whole numbers (3.0 as "3", as a book's `3` reads), None as ''."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower()
     return "" if value is None else str(value)
 
 

@@ -188,7 +188,7 @@ BOOK_CASES = {
     ),
     "tolerance above 100 %": (
         '[[products]]\ncode = "X"\nname = "X"\nunit_price = "1.00"\ntolerance = "150%"\n',
-        "bad.toml line 5: products[1].tolerance: must be at most \"100%\", got '150%'",
+        "bad.toml line 5: products[1].tolerance: must be at most 100%, got '150%'",
     ),
     "block hours beyond the bound": (
         '[[blocks]]\nclient = "Acme Dental"\nhours = 10001\nstart = "2026-01-01"\n',

@@ -84,6 +84,7 @@ def test_next_due_keeps_the_grid_and_never_builds_a_backlog() -> None:
 def test_a_failing_vendor_backs_off_while_the_others_keep_running(
     write_config, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("mcc.schedules.MIN_INTERVAL", timedelta(seconds=1))  # a fast worker test
     good, bad = ninja_world(), ninja_world([(7, "Cedar Dental")], devices_per_org=4)
     good_url, bad_url = good.start(), bad.start()
     try:

@@ -29,6 +29,8 @@ def import_command(
         summary = import_file(context.engine, context.config, file, actor)
     finally:
         context.dispose()
+    for warning in summary.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(summary.describe())
 
 

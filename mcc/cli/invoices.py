@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -54,7 +55,7 @@ def draft(
     _print_table(frame.filter(frame["id"].is_in(list(ids))).to_dicts(), context.config.currency)
     blocked = [invoice for invoice in drafts if invoice.blocked_reason]
     for invoice in blocked:
-        console.print(f"[yellow]invoice {invoice.id} blocked:[/] {invoice.blocked_reason}")
+        console.print(f"[yellow]invoice {invoice.id} blocked:[/] {escape(invoice.blocked_reason or '')}")
 
 
 @invoices_app.command("list")
@@ -75,8 +76,8 @@ def show(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
         table.add_row(
             str(line.id),
             line.kind,
-            line.item_code,
-            line.description,
+            escape(line.item_code or ""),
+            escape(line.description or ""),
             str(line.quantity),
             fmt(line.unit_price_cents, invoice.currency),
             fmt(line.amount_cents, invoice.currency),
@@ -86,7 +87,7 @@ def show(invoice_id: int = typer.Argument(..., metavar="ID")) -> None:
     problem = "warning" if invoice.status == "pushed" else "error"  # a pushed invoice keeps what differed
     for label, value in (("blocked", invoice.blocked_reason), (problem, invoice.last_error)):
         if value:
-            console.print(f"{label}: {value}")
+            console.print(escape(f"{label}: {value}"))
 
 
 @invoices_app.command("edit")
@@ -189,13 +190,13 @@ def _print_table(rows: list[dict[str, object]], currency: str) -> None:
             note = f"stale: {row['stale']}; rebuild with `mcc invoices draft`" + (f"; {note}" if note else "")
         table.add_row(
             str(row["id"]),
-            str(row["client"]),
+            escape(str(row["client"])),
             str(row["period"]),
             f"{row['status']} (stale)" if row.get("stale") else str(row["status"]),
             fmt(int(str(row["total_cents"])), currency),
             str(row["lines"]),
             str(row.get("remote_number") or row.get("remote_id") or ""),
-            str(note),
+            escape(str(note)),
         )
     console.print(table)
 

@@ -6,6 +6,7 @@ import json
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from collectors import mapping
@@ -61,7 +62,10 @@ def unmapped_command(
     for row in rows:
         score = "" if row.score is None else f"{row.score}{' (tie)' if row.ambiguous else ''}"
         table.add_row(
-            row.source, row.external_id, row.name, row.suggested_client or "", score, _when(row.first_seen)
+            # names are text: an org or client called "[/]Markup Co" must not be read as rich markup
+            *map(escape, (row.source, row.external_id, row.name, row.suggested_client or "")),
+            score,
+            _when(row.first_seen),
         )
     console = Console()
     console.print(table)
@@ -106,7 +110,7 @@ def map_command(
             source=only_source,
         )
         for org in mapped:
-            console.print(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}")
+            console.print(escape(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}"))
         console.print(f"{len(mapped)} mapped, {len(left)} still unmapped")
         return
     if not (source and external_id and client):
@@ -114,7 +118,7 @@ def map_command(
     client_id, _ = mapping.find_client(context.engine, client)
     org = mapping.map_org(context.engine, actor, source, external_id, client_id)
     moved = f" (was {org.previous_client})" if org.previous_client else ""
-    console.print(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}{moved}")
+    console.print(escape(f"mapped {org.source} {org.external_id} ({org.name}) → {org.client}{moved}"))
 
 
 def register(app: typer.Typer) -> None:

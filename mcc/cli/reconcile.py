@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from enum import StrEnum
@@ -10,9 +9,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mcc.context import open_context
+from mcc.csv_cells import SafeDictWriter
 from mcc.money import fmt
 from mcc.reconciliation import Reconciliation, reconcile_period
 
@@ -37,7 +38,7 @@ def gaps_csv(reconciliation: Reconciliation) -> str:
     out = io.StringIO()
     rows = reconciliation.to_json()["gaps"]
     columns = list(rows[0]) if rows else [c.removesuffix("_cents") for c in reconciliation.gaps.columns]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: " ".join(v) if isinstance(v, list) else v for k, v in row.items()})
@@ -69,8 +70,8 @@ def print_table(reconciliation: Reconciliation, console: Console) -> None:
     for gap in reconciliation.gaps.iter_rows(named=True):
         style = STATUS_STYLE.get(gap["status"], "")
         table.add_row(
-            gap["client"] or "",
-            gap["product_code"] or "",
+            escape(gap["client"] or ""),  # a client named "[/]Markup Co" is text, not rich markup
+            escape(gap["product_code"] or ""),
             str(gap["billed_qty"]),
             str(gap["observed_qty"]),
             str(gap["excluded_qty"]),
@@ -79,7 +80,7 @@ def print_table(reconciliation: Reconciliation, console: Console) -> None:
             f"[{style}]{gap['status']}[/]" if style else gap["status"],
             gap["since"] or "",
             fmt(gap["back_bill_cents"], currency) if gap["back_bill_cents"] else "",
-            gap["decision"] or "",
+            escape(gap["decision"] or ""),
         )
     console.print(table)
     totals = reconciliation.totals
@@ -103,7 +104,7 @@ def print_table(reconciliation: Reconciliation, console: Console) -> None:
     )
     if reconciliation.stale_sources:
         console.print(
-            f"[bold yellow]Stale sources:[/] {', '.join(reconciliation.stale_sources)} (data older than twice their schedule)"
+            f"[bold yellow]Stale sources:[/] {escape(', '.join(reconciliation.stale_sources))} (data older than twice their schedule)"
         )
     else:
         console.print("All sources are fresh.")
