@@ -43,6 +43,9 @@ class Source:
     optional_secret_keys: ClassVar[tuple[str, ...]] = ()
     streams: ClassVar[dict[str, Stream]]
     requests_per_minute: ClassVar[int] = 600
+    # metric → the attribute mappings select on (device class, SKU, product): after a sync, values of it
+    # that no mapping counts are reported, so a new device class is never silently left unbilled.
+    coverage: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

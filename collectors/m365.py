@@ -227,6 +227,7 @@ class Microsoft365(Source):
     }
     # Unverified: Graph throttles per app per tenant without a published number; 429s carry Retry-After.
     requests_per_minute = 600
+    coverage = {"licenses_assigned": "sku", "licenses_total": "sku"}
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

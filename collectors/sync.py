@@ -18,6 +18,7 @@ from collectors.records import Batch
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
 from store.counts import write_batch
+from store.coverage import uncovered
 from store.db import transaction
 from store.models import SyncRun
 from store.psa import replace_agreement_lines
@@ -40,6 +41,8 @@ class SyncResult:
     orgs: int
     seconds: float
     error: str | None = None
+    notices: tuple[str, ...] = ()
+    uncovered: tuple[dict[str, object], ...] = ()  # {metric, attr, value, quantity} no mapping counts
 
 
 def _start(engine: Engine, source: str, stream: str, trigger: str, request_id: int | None) -> int:
@@ -92,9 +95,12 @@ def sync_stream(
             stats = write_batch(session, source=name, metrics=metrics, batch=batch, at=at, run_id=run_id)
             if collector.streams[stream].contracts:
                 replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
+            left = uncovered(session, name, batch, collector.coverage)
             run = session.get_one(SyncRun, run_id)
             run.status, run.finished_at = "ok", at
             run.pages, run.records, run.orgs = pages, batch.size, stats.orgs
+            notices = [redact(notice.message)[:500] for notice in batch.notices]
+            run.notices, run.uncovered = notices or None, left or None
     except Exception as error:
         pages = api.page_count if api is not None else pages
         message = (
@@ -123,7 +129,18 @@ def sync_stream(
             api.close()
     if progress is not None:
         progress(stream, batch.size, pages)
-    return SyncResult(name, stream, run_id, True, batch.size, pages, stats.orgs, time.monotonic() - started)
+    return SyncResult(
+        name,
+        stream,
+        run_id,
+        True,
+        batch.size,
+        pages,
+        stats.orgs,
+        time.monotonic() - started,
+        notices=tuple(notices),
+        uncovered=tuple(left),
+    )
 
 
 def sync_source(

@@ -298,6 +298,13 @@ class SyncRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(100))
     refresh_request_id: Mapped[int | None] = mapped_column(ForeignKey("refresh_requests.id"))
+    notices: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="records skipped or read with doubt, each located at the vendor"
+    )
+    uncovered: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON,
+        comment="attribute values (device class, SKU, product) no mapping counts: {metric, attr, value, quantity}",
+    )
 
 
 class SourceJob(Base):

@@ -107,3 +107,28 @@ def test_the_test_handler_refuses_a_session_that_claims_admin(world: Config) -> 
     assert [e.value for e in at.error] == [
         "approver may not test a source connection: the 'admin' role is required"
     ]
+
+
+def test_values_no_mapping_counts_and_skipped_records_from_the_last_good_run_are_shown(
+    world: Config, engine: Engine
+) -> None:
+    from store.db import transaction
+    from store.models import SyncRun
+    from store.types import utcnow
+
+    with transaction(engine) as session:
+        session.add(
+            SyncRun(
+                source="ninja",
+                stream="devices",
+                status="ok",
+                finished_at=utcnow(),
+                uncovered=[{"metric": "devices", "attr": "node_class", "value": "NMS_SWITCH", "quantity": 4}],
+                notices=["pax8: subscription s-bad quantity must be a number ≥ 0, got 'many'; skipped"],
+            )
+        )
+    at = signed_in("viewer", "pages/sources.py")
+    assert not at.exception, at.exception
+    [table] = [frame for frame in at.dataframe if "NMS_SWITCH" in frame.value.to_string()]
+    assert "node_class" in table.value.to_string()
+    assert any("s-bad" in warning.value for warning in at.warning)
