@@ -107,6 +107,10 @@ class GraphFake(Fake):
                 rf"{prefix}/groups/{{group_id}}/transitiveMembers/microsoft\.graph\.user/\$count",
                 self.count,
             )
+            # The short cast msgraph-sdk sends (`graph.user`), the same function to Graph.
+            self.route(
+                "GET", rf"{prefix}/groups/{{group_id}}/transitiveMembers/graph\.user/\$count", self.count
+            )
             self.route("GET", f"{prefix}/contracts", self.list_contracts)
             self.route("POST", rf"{prefix}/\$batch", self.batch)
 

@@ -13,6 +13,8 @@ from mcc.errors import MalformedPayload
 from sandbox.pax8 import Pax8Fake
 from tests.sources.conftest import TEST_POLICY
 
+P1 = "3e55c1d0-7d1a-4b7e-9c2f-0c3a5d6e7f80"
+P2 = "4a1b2c3d-1111-4222-8333-444455556666"
 SUBSCRIPTION = {
     "id": "b010a5d2-d604-434d-b331-d1a3ae6e759e",
     "companyId": "0c5bd95d-bd33-4bb0-8419-a821c00173dd",
@@ -133,12 +135,12 @@ def test_company_is_the_org() -> None:
 
 def _world() -> Pax8Fake:
     companies = [{"id": "c1", "name": "Acme Dental"}]
-    products = [{"id": "p1", "name": "Microsoft 365 Business Premium"}]
+    products = [{"id": P1, "name": "Microsoft 365 Business Premium"}]
     subscriptions = [
         {
             "id": f"s{n}",
             "companyId": "c1",
-            "productId": "p1",
+            "productId": P1,
             "quantity": 2,
             "status": "Active",
             "partnerCost": 18,
@@ -168,7 +170,7 @@ def test_token_request_is_json_with_the_default_audience_and_product_names_are_r
     [token_request] = [r for r in fake.requests if r.path == "/v1/token"]
     assert token_request.json()["audience"] == DEFAULT_AUDIENCE
     assert token_request.header("content-type") == "application/json"
-    assert sum(1 for r in fake.requests if r.path == "/v1/products/p1") == 1
+    assert sum(1 for r in fake.requests if r.path == f"/v1/products/{P1}") == 1
 
 
 def test_configured_audience_is_sent(pax8, write_config, engine) -> None:
@@ -222,10 +224,10 @@ def test_fractional_quantities_are_summed_exactly_then_billed_as_whole_units(
     monkeypatch.setenv("MCC_PAX8_CLIENT_ID", "cid")
     monkeypatch.setenv("MCC_PAX8_CLIENT_SECRET", "csecret")
     companies = [{"id": "c1", "name": "Acme Dental"}]
-    products = [{"id": "p1", "name": "Azure storage (GB)"}]
+    products = [{"id": P1, "name": "Azure storage (GB)"}]
     subscriptions = [
-        {"id": "s1", "companyId": "c1", "productId": "p1", "quantity": 1.25, "status": "Active", "partnerCost": 0.3},
-        {"id": "s2", "companyId": "c1", "productId": "p1", "quantity": 1.25, "status": "Active", "partnerCost": 0.3},
+        {"id": "s1", "companyId": "c1", "productId": P1, "quantity": 1.25, "status": "Active", "partnerCost": 0.3},
+        {"id": "s2", "companyId": "c1", "productId": P1, "quantity": 1.25, "status": "Active", "partnerCost": 0.3},
     ]  # fmt: skip
     result = _sync(Pax8Fake(companies, subscriptions, products, "cid", "csecret"), write_config, engine)
     assert result.ok, result.error
@@ -243,8 +245,8 @@ def test_one_bad_subscription_is_skipped_with_a_located_notice_and_the_rest_coun
     monkeypatch.setenv("MCC_PAX8_CLIENT_ID", "cid")
     monkeypatch.setenv("MCC_PAX8_CLIENT_SECRET", "csecret")
     companies = [{"id": "c1", "name": "Acme Dental"}]
-    products = [{"id": "p1", "name": "Microsoft 365 Business Premium"}]
-    good = {"companyId": "c1", "productId": "p1", "status": "Active", "partnerCost": 18}
+    products = [{"id": P1, "name": "Microsoft 365 Business Premium"}]
+    good = {"companyId": "c1", "productId": P1, "status": "Active", "partnerCost": 18}
     subscriptions = [
         {**good, "id": "s1", "quantity": 4},
         {**good, "id": "s-bad", "quantity": "many"},
@@ -268,10 +270,10 @@ def test_products_no_mapping_counts_are_reported_on_the_run(write_config, engine
     monkeypatch.setenv("MCC_PAX8_CLIENT_ID", "cid")
     monkeypatch.setenv("MCC_PAX8_CLIENT_SECRET", "csecret")
     companies = [{"id": "c1", "name": "Acme Dental"}]
-    products = [{"id": "p1", "name": "Business Premium"}, {"id": "p2", "name": "Defender for Business"}]
+    products = [{"id": P1, "name": "Business Premium"}, {"id": P2, "name": "Defender for Business"}]
     subscriptions = [
-        {"id": "s1", "companyId": "c1", "productId": "p1", "quantity": 4, "status": "Active"},
-        {"id": "s2", "companyId": "c1", "productId": "p2", "quantity": 3, "status": "Active"},
+        {"id": "s1", "companyId": "c1", "productId": P1, "quantity": 4, "status": "Active"},
+        {"id": "s2", "companyId": "c1", "productId": P2, "quantity": 3, "status": "Active"},
     ]
     with transaction(engine) as session:
         product = Product(code="BP", name="Business Premium", unit_price_cents=2200)
