@@ -10,6 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from collectors.http import Api, HttpPolicy, build_client, remember_secret, shared_limiter
+from collectors.probes import Probe
 from collectors.records import Org, Record
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class Source:
     # metric → the attribute mappings select on (device class, SKU, product): after a sync, values of it
     # that no mapping counts are reported, so a new device class is never silently left unbilled.
     coverage: ClassVar[dict[str, str]] = {}
+    # For vendors without a public spec: the reads `mcc sources test` makes to show what a real account
+    # answers for each assumed field (collectors/probes.py).
+    probes: ClassVar[tuple[Probe, ...]] = ()
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()
