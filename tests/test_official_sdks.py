@@ -1,7 +1,6 @@
 """The vendors' own client libraries (test-only dependencies) driven against our fakes over real sockets:
 what xero-python and python-quickbooks send, the fakes must accept, and what the fakes answer, they must
-read. Not yet covered: msgraph-sdk (users paging, subscribedSkus, mailboxSettings in $batch, group member
-count)."""
+read. msgraph-sdk is driven against the Graph fake in tests/test_msgraph_sdk.py."""
 
 from __future__ import annotations
 
