@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from collectors.http import Api, HttpPolicy, build_client, remember_credentials, shared_limiter
 from collectors.limits import shared_window
+from collectors.probes import Probe
 from collectors.records import Org, Record
 
 if TYPE_CHECKING:
@@ -45,6 +46,12 @@ class Source:
     streams: ClassVar[dict[str, Stream]]
     requests_per_minute: ClassVar[int] = 600
     reads_folder: ClassVar[bool] = False  # files on this machine (kind "csv"): no host, no credentials
+    # metric → the attribute mappings select on (device class, SKU, product): after a sync, values of it
+    # that no mapping counts are reported, so a new device class is never silently left unbilled.
+    coverage: ClassVar[dict[str, str]] = {}
+    # For vendors without a public spec: the reads `mcc sources test` makes to show what a real account
+    # answers for each assumed field (collectors/probes.py).
+    probes: ClassVar[tuple[Probe, ...]] = ()
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

@@ -14,11 +14,12 @@ from collectors.http import Api, TokenAuth
 from collectors.paging import NextLink
 from collectors.records import Entity, Org, Record
 from collectors.registry import register
-from mcc.errors import ConfigError, MalformedPayload
+from mcc.errors import AuthFailed, ConfigError, MalformedPayload, SourceError
 
 # The token endpoint's fixed public client, the same for every Datto RMM account.
 PUBLIC_CLIENT = ("public-client", "public")
-PAGE_SIZE = 250  # the documented maximum `max`
+FALLBACK_PAGE_SIZE = 250  # when the platform does not say (GET /api/v2/system/pagination)
+DEVICE_CLASSES = ("device", "printer", "esxihost", "unknown")  # the spec's `Device.deviceClass` enum
 
 
 def to_site(raw: Any) -> Org:
@@ -45,8 +46,9 @@ def _when(value: Any) -> str:
 
 
 def device_class(raw: dict[str, Any]) -> str:
-    """`desktop`, `laptop`, `server`… (deviceType.category, lower-cased) for managed computers;
-    otherwise the deviceClass itself: `printer`, `esxihost`, `rmmnetworkdevice`, `unknown`."""
+    """`desktop`, `laptop`, `server`… (deviceType.category, lower-cased) for managed computers
+    (deviceClass `device`); otherwise the deviceClass itself: `printer`, `esxihost` or `unknown`
+    (a value outside the spec's enum is kept as sent, so the sync's uncovered report shows it)."""
     kind = str(raw.get("deviceClass") or "unknown").lower()
     if kind != "device":
         return kind
@@ -85,6 +87,7 @@ class DattoRmm(Source):
     title = "Datto RMM"
     secret_keys = ("API_KEY", "API_SECRET")
     streams = {"devices": Stream("every 60 minutes", metrics=("devices",))}
+    coverage = {"devices": "device_class"}
     # Datto allows 600 reads per rolling 60 s per account, then 429 and a temporary IP block (403).
     # Stay well under so other integrations on the same account (PSA sync) keep some room.
     requests_per_minute = 480
@@ -116,18 +119,36 @@ class DattoRmm(Source):
 
         return TokenAuth(token_request, label="Datto RMM token endpoint")
 
-    def orgs(self, api: Api) -> Iterator[Org]:
+    def page_size(self, api: Api) -> int:
+        """The platform's page maximum (`GET /api/v2/system/pagination` → `{"max": 250}`), read once
+        per run; platforms may differ, so it is never assumed."""
+        try:
+            body = api.get("/api/v2/system/pagination")
+        except SourceError as error:
+            if "HTTP 404" not in str(error) or isinstance(error, AuthFailed):
+                raise
+            return FALLBACK_PAGE_SIZE  # an older platform without the endpoint
+        size = body.get("max") if isinstance(body, dict) else None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise MalformedPayload(
+                f"datto_rmm: /api/v2/system/pagination has no positive max: {str(body)[:120]}"
+            )
+        return size
+
+    def orgs(self, api: Api, size: int | None = None) -> Iterator[Org]:
+        size = size or self.page_size(api)
         for raw in api.pages(
             "/api/v2/account/sites",
-            NextLink("sites", "pageDetails.nextPageUrl", size=PAGE_SIZE, size_param="max"),
+            NextLink("sites", "pageDetails.nextPageUrl", size=size, size_param="max"),
         ):
             yield to_site(raw)
 
     def collect(self, api: Api, stream: str) -> Iterator[Record]:
-        yield from self.orgs(api)
+        size = self.page_size(api)
+        yield from self.orgs(api, size)
         # One account-wide listing instead of one per site: a few calls for thousands of devices,
         # where per-site reads would spend one call per site against the 600-per-minute limit.
-        paging = NextLink("devices", "pageDetails.nextPageUrl", size=PAGE_SIZE, size_param="max")
+        paging = NextLink("devices", "pageDetails.nextPageUrl", size=size, size_param="max")
         for raw in api.pages("/api/v2/account/devices", paging):
             device = to_device(raw)
             if device is not None:

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from collectors.base import Source, Stream
 from collectors.http import Api, HttpPolicy, basic_auth
 from collectors.paging import Single
+from collectors.probes import Probe
 from collectors.records import Entity, Org, Record
 from collectors.registry import register
 from mcc.errors import MalformedPayload
@@ -67,6 +68,11 @@ def to_seat(customer_id: str, raw: Any) -> Entity:
 @register
 class DattoSaas(Source):
     kind = "datto_saas"
+    probes = (
+        Probe("domains", "/v1/saas/domains", "", ("saasCustomerId", "saasCustomerName", "domain")),
+        Probe("seats", "/v1/saas/{org}/seats", "", ("mainId", "remoteId", "name", "seatType", "billable",
+              "seatState", "dateAdded"), values=("seatType", "billable", "seatState")),
+    )  # fmt: skip
     category = "backup"
     title = "Datto SaaS Protection"
     default_base_url = "https://api.datto.com"

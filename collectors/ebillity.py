@@ -16,6 +16,7 @@ import httpx
 from collectors.base import Source, Stream
 from collectors.http import Api, HeaderAuth
 from collectors.paging import Single
+from collectors.probes import Probe
 from collectors.records import Org, Record, TimeEntry
 from collectors.registry import register
 from mcc.errors import MalformedPayload
@@ -109,6 +110,14 @@ def to_time_entry(raw: Any, people: dict[str, str] | None = None) -> TimeEntry:
 @register
 class Ebillity(Source):
     kind = "ebillity"
+    probes = (
+        Probe("clients", f"{BASE}/clients", "Clients", ("ClientId", "ClientName", "CompanyName")),
+        Probe("employees", f"{BASE}/employees", "Employees", ("EmployeeId", "FirstName", "LastName"),
+              {"lastsyncdate": 0}),
+        Probe("time entries", f"{BASE}/timeentries", "TimeEntries", ("TimeEntryId", "ClientId", "EmployeeId",
+              "EmployeeName", "EntryDate", "Hours", "BillRate", "IsBillable", "IsBilled", "Description"),
+              {"lastsyncdate": 0}),
+    )  # fmt: skip
     category = "time"
     title = "eBillity"
     default_base_url = "https://api.ebillity.com"

@@ -10,6 +10,7 @@ import httpx
 from collectors.base import Source, Stream
 from collectors.http import Api, basic_auth
 from collectors.paging import NextToken
+from collectors.probes import Probe
 from collectors.records import Entity, Org, Record
 from collectors.registry import register
 from mcc.errors import MalformedPayload
@@ -80,6 +81,14 @@ def to_incident(raw: Any) -> Entity | None:
 @register
 class Huntress(Source):
     kind = "huntress"
+    probes = (
+        Probe("organizations", "/v1/organizations", "organizations", ("id", "name"), {"limit": 10}),
+        Probe("agents", "/v1/agents", "agents", ("id", "organization_id", "platform", "hostname", "os",
+              "version", "last_callback_at"), {"limit": 10}, values=("platform",)),
+        Probe("incident reports", "/v1/incident_reports", "incident_reports", ("id", "organization_id",
+              "status", "severity", "subject", "platform", "agent_id", "sent_at"), {"limit": 25},
+              values=("status", "severity")),
+    )  # fmt: skip
     category = "security"
     title = "Huntress"
     default_base_url = "https://api.huntress.io"

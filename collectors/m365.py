@@ -233,6 +233,7 @@ class Microsoft365(Source):
     billing_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "users": {"enabled": True, "licensed": True, "user_purpose": "user"}
     }
+    coverage = {"licenses_assigned": "sku", "licenses_total": "sku"}
 
     def __init__(
         self, config: SourceConfig, secrets: dict[str, SecretStr], policy: HttpPolicy = HttpPolicy()

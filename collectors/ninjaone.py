@@ -19,6 +19,16 @@ from mcc.errors import MalformedPayload
 # Unverified: that `monitoring` alone covers /v2/organizations and /v2/devices (the spec tags them so).
 SCOPE = "monitoring"
 
+# The spec's `Device.nodeClass` enum (docs/sources/ninjaone.md says what each is and how the demo maps it).
+NODE_CLASSES = (
+    "WINDOWS_SERVER", "WINDOWS_WORKSTATION", "LINUX_WORKSTATION", "MAC", "ANDROID", "APPLE_IOS",
+    "APPLE_IPADOS", "VMWARE_VM_HOST", "VMWARE_VM_GUEST", "HYPERV_VMM_HOST", "HYPERV_VMM_GUEST",
+    "LINUX_SERVER", "MAC_SERVER", "CLOUD_MONITOR_TARGET", "NMS_SWITCH", "NMS_ROUTER", "NMS_FIREWALL",
+    "NMS_PRIVATE_NETWORK_GATEWAY", "NMS_PRINTER", "NMS_SCANNER", "NMS_DIAL_MANAGER", "NMS_WAP",
+    "NMS_IPSLA", "NMS_COMPUTER", "NMS_VM_HOST", "NMS_APPLIANCE", "NMS_OTHER", "NMS_SERVER", "NMS_PHONE",
+    "NMS_VIRTUAL_MACHINE", "NMS_NETWORK_MANAGEMENT_AGENT", "UNMANAGED_DEVICE", "MANAGED_DEVICE",
+)  # fmt: skip
+
 
 def to_org(raw: Any) -> Org:
     if not isinstance(raw, dict) or "id" not in raw:
@@ -68,6 +78,7 @@ class NinjaOne(Source):
     default_base_url = "https://app.ninjarmm.com"
     secret_keys = ("CLIENT_ID", "CLIENT_SECRET")
     streams = {"devices": Stream("every 30 minutes", metrics=("devices",))}
+    coverage = {"devices": "node_class"}
     # Unverified: NinjaOne publishes no request limit; 429s exist, so stay modest.
     requests_per_minute = 300
 

@@ -32,12 +32,14 @@ class Count:
     """A quantity the vendor reports directly (e.g. licences consumed per SKU, Pax8 subscription units).
 
     Counts with the same org, metric and attributes are summed. `unit_cost_cents` is the vendor's
-    cost per unit where the vendor states it (Pax8), else None.
+    cost per unit where the vendor states it (Pax8), else None. `quantity` is exact: a vendor that
+    sells fractions (a Pax8 subscription of 2.5 units) gives a Decimal, summed exactly per key and
+    turned into whole billing units once, when stored.
     """
 
     org: str
     metric: str
-    quantity: int
+    quantity: int | Decimal
     attrs: tuple[tuple[str, str], ...] = ()
     unit_cost_cents: int | None = None
 
@@ -46,11 +48,16 @@ class Count:
         cls,
         org: str,
         metric: str,
-        quantity: int,
+        quantity: int | Decimal,
         attrs: dict[str, Any] | None = None,
         unit_cost_cents: int | None = None,
     ) -> Count:
-        return cls(str(org), metric, int(quantity), freeze(attrs), unit_cost_cents)
+        exact = (
+            quantity if isinstance(quantity, Decimal) and quantity != quantity.to_integral_value() else None
+        )
+        return cls(
+            str(org), metric, exact if exact is not None else int(quantity), freeze(attrs), unit_cost_cents
+        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,15 @@ class AgreementLine:
     agreement: str = ""
 
 
-Record = Org | Count | Entity | TimeEntry | AgreementLine
+@dataclass(frozen=True)
+class Notice:
+    """A record the collector skipped or read with doubt, located so a person can find it at the vendor
+    (e.g. "subscription 5f0c…: quantity 'many' is not a number; skipped"). Stored on the sync run."""
+
+    message: str
+
+
+Record = Org | Count | Entity | TimeEntry | AgreementLine | Notice
 
 
 @dataclass
@@ -131,6 +146,7 @@ class Batch:
     entities: dict[tuple[str, str], Entity] = field(default_factory=dict)
     time_entries: dict[str, TimeEntry] = field(default_factory=dict)
     agreement_lines: dict[str, AgreementLine] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
 
     def add(self, record: Record) -> None:
         if isinstance(record, Org):
@@ -143,6 +159,8 @@ class Batch:
             self.time_entries[record.external_id] = record
         elif isinstance(record, AgreementLine):
             self.agreement_lines[record.external_id] = record
+        elif isinstance(record, Notice):
+            self.notices.append(record)
         else:  # pragma: no cover - a collector bug, not bad vendor data
             raise TypeError(f"not a record: {record!r}")
 

@@ -10,6 +10,7 @@ import httpx
 from collectors.base import Source, Stream
 from collectors.http import Api, HeaderAuth
 from collectors.paging import NextToken
+from collectors.probes import Probe
 from collectors.records import Entity, Org, Record
 from collectors.registry import register
 from mcc.errors import ConfigError, MalformedPayload
@@ -60,6 +61,12 @@ def to_agent(raw: Any) -> Entity | None:
 @register
 class SentinelOne(Source):
     kind = "sentinelone"
+    probes = (
+        Probe("sites", f"{API}/sites", "data.sites", ("id", "name"), {"limit": 10}),
+        Probe("agents", f"{API}/agents", "data", ("id", "siteId", "computerName", "osType", "machineType",
+              "isDecommissioned", "siteName", "networkStatus", "lastActiveDate", "agentVersion"),
+              {"limit": 25}, values=("osType", "machineType")),
+    )  # fmt: skip
     category = "security"
     title = "SentinelOne"
     default_base_url = None  # every customer has its own console host

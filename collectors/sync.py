@@ -19,6 +19,7 @@ from collectors.records import Batch
 from mcc.config import Config, SourceConfig
 from mcc.errors import MccError
 from store.counts import aggregate, write_batch
+from store.coverage import uncovered
 from store.db import transaction
 from store.drops import DEFAULT_DROP_SHARE, find_drops, find_line_drops, previous_agrees
 from store.models import SyncRun
@@ -43,6 +44,8 @@ class SyncResult:
     seconds: float
     error: str | None = None
     suspicious: bool = False  # counts collapsed; the last good ones were kept (store/drops.py)
+    notices: tuple[str, ...] = ()
+    uncovered: tuple[dict[str, object], ...] = ()  # {metric, attr, value, quantity} no mapping counts
 
 
 def _start(engine: Engine, source: str, stream: str, trigger: str, request_id: int | None) -> int:
@@ -135,9 +138,12 @@ def sync_stream(
             )
             if contracts and held is None:
                 replace_agreement_lines(session, name, batch.agreement_lines.values(), at)
+            left = uncovered(session, name, batch, collector.coverage)
             run = session.get_one(SyncRun, run_id)
             run.status, run.finished_at = ("ok" if held is None else "suspicious"), at
             run.pages, run.records, run.orgs = pages, batch.size, stats.orgs
+            notices = [redact(notice.message)[:500] for notice in batch.notices]
+            run.notices, run.uncovered = notices or None, left or None
             if held is not None:
                 note = held.message(name, run_id, share)
                 run.drops, run.error = held.to_json(), note
@@ -182,6 +188,8 @@ def sync_stream(
         time.monotonic() - started,
         note,
         suspicious=note is not None,
+        notices=tuple(notices),
+        uncovered=tuple(left),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from collectors import probes
 from collectors.http import HttpPolicy, redact
 from collectors.registry import SOURCE_KINDS
 from mcc.config import Config, Environment, SourceConfig, env_var, read_secrets
@@ -175,6 +176,7 @@ class SourceCheck:
     seconds: float
     more_orgs: bool = False  # stopped reading after the first pages; there are more organisations
     missing_env: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()  # what the account answered for each assumed field (no public spec)
 
 
 _STATUS = re.compile(r"\bHTTP (\d{3})\b")
@@ -223,6 +225,8 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
     api = None
     collector: Any = collector_class  # the instance once made: vendor hints may use its settings
     names: list[str] = []
+    first_org: str | None = None
+    assumed: tuple[str, ...] = ()
     more = False
     try:
         collector = collector_class(source, source.secrets(), policy)
@@ -232,6 +236,9 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
                 more = True
                 break
             names.append(org.name)
+            first_org = first_org or org.external_id
+        if collector.probes:
+            assumed = tuple(redact(line) for line in probes.answers(api, collector.probes, first_org))
     except NotImplementedError:
         return result(False, f"{collector_class.title} sources have no connection to check")
     except AuthFailed as error:
@@ -255,7 +262,9 @@ def test_source(config: Config, name: str, policy: HttpPolicy | None = None) -> 
         message += ": " + ", ".join(sample)
         if len(names) > len(sample) or more:
             message += f" and {len(names) - len(sample)}{plus} more"
-    return result(True, message, None, orgs_seen=len(names), sample_orgs=sample, more_orgs=more)
+    return result(
+        True, message, None, orgs_seen=len(names), sample_orgs=sample, more_orgs=more, assumptions=assumed
+    )
 
 
 def _check_folder(

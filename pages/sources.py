@@ -44,6 +44,28 @@ def last_runs(version: common.DataVersion) -> dict[tuple[str, str], dict[str, ob
         }
 
 
+@st.cache_data(ttl=60, max_entries=8, show_spinner=False)
+def last_good_coverage(version: common.DataVersion) -> list[dict[str, object]]:
+    """Per source and stream, from its latest successful run: values no mapping counts, and notices."""
+    with reading(ctx.reader) as session:
+        latest = (
+            select(func.max(SyncRun.id))
+            .where(SyncRun.status == "ok")
+            .group_by(SyncRun.source, SyncRun.stream)
+        )
+        runs = session.scalars(select(SyncRun).where(SyncRun.id.in_(latest)).order_by(SyncRun.source)).all()
+        return [
+            {
+                "source": r.source,
+                "stream": r.stream,
+                "uncovered": r.uncovered or [],
+                "notices": r.notices or [],
+            }
+            for r in runs
+            if r.uncovered or r.notices
+        ]
+
+
 if not ctx.config.sources:
     common.empty_state("No sources configured", "Add [[sources]] to mcc.toml (see the README), then restart.")
     st.stop()
@@ -102,6 +124,28 @@ for row in rows:
             st.code(full, language=None, wrap_lines=True)
 
 common.suspicious_drops(confirm=True)
+coverage = last_good_coverage(data)
+uncovered_rows = [
+    {
+        "Source": item["source"],
+        "Metric": row["metric"],
+        "Attribute": row["attr"],
+        "Value": row["value"],
+        "Units": row["quantity"],
+    }
+    for item in coverage
+    for row in item["uncovered"]  # type: ignore[attr-defined]
+]
+if uncovered_rows:
+    st.subheader("Reported but counted by no mapping", anchor=False)
+    st.caption(
+        "Device classes, SKUs and products the last sync saw that no mapping feeds into a product: "
+        "map them in Billing config, or leave them out on purpose."
+    )
+    st.dataframe(uncovered_rows, hide_index=True, width="stretch", key="uncovered_table")
+for item in coverage:
+    for notice in item["notices"]:  # type: ignore[attr-defined]
+        st.warning(common.md(f"{item['source']} / {item['stream']}: {notice}"), icon=":material/report:")
 
 st.subheader("Refresh now", anchor=False)
 st.caption(

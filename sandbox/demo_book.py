@@ -28,7 +28,10 @@ PRODUCTS = [
         "Managed workstation",
         "45.00",
         "ninja",
-        (("devices", '{ node_class = "WINDOWS_WORKSTATION" }'), ("devices", '{ node_class = "MAC" }')),
+        (
+            ("devices", '{ node_class = "WINDOWS_WORKSTATION" }'),
+            ("devices", '{ node_class = ["MAC", "LINUX_WORKSTATION"] }'),
+        ),
         cost="4.10",
     ),
     DemoProduct(
@@ -36,7 +39,13 @@ PRODUCTS = [
         "Managed server",
         "150.00",
         "ninja",
-        (("devices", '{ node_class = ["WINDOWS_SERVER", "LINUX_SERVER"] }'),),
+        (
+            (
+                "devices",
+                '{ node_class = ["WINDOWS_SERVER", "LINUX_SERVER", "MAC_SERVER", "VMWARE_VM_GUEST", '
+                '"HYPERV_VMM_GUEST", "VMWARE_VM_HOST", "HYPERV_VMM_HOST"] }',
+            ),
+        ),
         cost="12.00",
         prorate=True,
     ),

@@ -107,6 +107,10 @@ class GraphFake(Fake):
                 rf"{prefix}/groups/{{group_id}}/transitiveMembers/microsoft\.graph\.user/\$count",
                 self.count,
             )
+            # The short cast msgraph-sdk sends (`graph.user`), the same function to Graph.
+            self.route(
+                "GET", rf"{prefix}/groups/{{group_id}}/transitiveMembers/graph\.user/\$count", self.count
+            )
             self.route("GET", f"{prefix}/contracts", self.list_contracts)
             self.route("POST", rf"{prefix}/\$batch", self.batch)
 
@@ -322,7 +326,13 @@ class GraphFake(Fake):
         return {"responses": [self._sub(request, item) for item in requests]}
 
     def _sub(self, outer: Request, item: dict[str, Any]) -> dict[str, Any]:
-        parts = urlsplit("/" + str(item.get("url", "")).lstrip("/"))
+        url = str(item.get("url", ""))
+        absolute = urlsplit(url)
+        if absolute.scheme and absolute.netloc:
+            # msgraph-sdk sends a request's full URL when its base URL is not graph.microsoft.com (as
+            # against this fake); Graph itself takes URLs relative to the version.
+            url = absolute.path.removeprefix("/v1.0") + (f"?{absolute.query}" if absolute.query else "")
+        parts = urlsplit("/" + url.lstrip("/"))
         headers = {**outer.headers, **{k.lower(): v for k, v in (item.get("headers") or {}).items()}}
         sub = Request(
             method=str(item.get("method", "GET")).upper(),

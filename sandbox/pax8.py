@@ -5,12 +5,30 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 from sandbox.server import Fake, HttpError, Request, Response
 
 AUDIENCES = ("https://api.pax8.com", "api://p8p.client", "api://provisioning", "api://usage")
 MAX_SIZE = 200
+# What the spec's `Company` schema marks required; a company the test world leaves them off gets these.
+COMPANY_DEFAULTS: dict[str, Any] = {
+    "address": {"street": "1 Main St", "city": "Denver", "stateOrProvince": "CO", "postalCode": "80202", "country": "US"},
+    "phone": "555-555-5555",
+    "website": "https://example.com/",
+    "billOnBehalfOfEnabled": False,
+    "selfServiceAllowed": False,
+    "orderApprovalRequired": False,
+}  # fmt: skip
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _error(status: int, kind: str, message: str, instance: str) -> HttpError:
@@ -31,7 +49,7 @@ class Pax8Fake(Fake):
         client_secret: str = "pax8-secret",
     ) -> None:
         super().__init__()
-        self.companies = sorted(companies, key=lambda c: c["name"])
+        self.companies = sorted(({**COMPANY_DEFAULTS, **c} for c in companies), key=lambda c: c["name"])
         self.subscriptions = list(subscriptions)
         self.products = {product["id"]: product for product in products}
         self.client_id, self.client_secret = client_id, client_secret
@@ -100,6 +118,8 @@ class Pax8Fake(Fake):
 
     def get_product(self, request: Request) -> dict[str, Any]:
         self.require_bearer(request)
+        if not _is_uuid(request.params["product_id"]):  # ids are UUIDs (spec: `format: uuid`)
+            raise _error(400, "BAD_REQUEST", "productId must be a UUID", request.path)
         product = self.products.get(request.params["product_id"])
         if product is None:
             raise _error(404, "NOT_FOUND", "Product not found", request.path)

@@ -98,6 +98,8 @@ class QuickBooksFake(Fake):
             self.add_item(item_id, name)
         self.route("POST", "/oauth2/v1/tokens/bearer", self._token)
         self.route("GET", "/v3/company/{realm}/query", self._query)
+        # Intuit's SDKs (python-quickbooks among them) POST the query as the body, `application/text`.
+        self.route("POST", "/v3/company/{realm}/query", self._query)
         self.route("POST", "/v3/company/{realm}/invoice", self._create_invoice)
         self.route("GET", "/v3/company/{realm}/invoice/{id}", self._read_invoice)
         self.route("POST", "/_sandbox/quickbooks", self._control)
@@ -228,11 +230,18 @@ class QuickBooksFake(Fake):
 
     def _query(self, request: Request) -> Response:
         self._check(request)
-        match = _QUERY.match(request.arg("query") or "")
+        if request.method == "POST":
+            content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+            if content_type not in ("application/text", "text/plain"):
+                raise HttpError(
+                    415, fault("Unsupported Media Type", f"Content-Type {content_type!r} for a query", "6010")
+                )  # Unverified: the code and wording Intuit answers here
+            query = request.body.decode("utf-8", errors="replace")
+        else:
+            query = request.arg("query") or ""
+        match = _QUERY.match(query)
         if not match:
-            raise HttpError(
-                400, fault("Error parsing query", f"QueryParserError: {request.arg('query')}", "4000")
-            )
+            raise HttpError(400, fault("Error parsing query", f"QueryParserError: {query}", "4000"))
         tables = {"customer": self.customers.values(), "item": self.items.values(), "invoice": self.invoices}
         entity = match["entity"].capitalize()
         rows = list(tables.get(entity.lower(), []))

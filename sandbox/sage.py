@@ -31,7 +31,8 @@ DEFAULT_LEDGER_ACCOUNT = "9a994b92267a11e797950a57719b2edb"
 class _Encoder(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
-            return str(o)  # Sage sends amounts as decimal strings (Unverified)
+            # The spec types amounts and quantities `number` (double); 2-dp and 4-dp values round-trip.
+            return float(o)
         return super().default(o)
 
 
@@ -294,7 +295,7 @@ class SageFake(Fake):
                 "$page": page,
                 "$next": None,
                 "$back": None,
-                "$itemsPerPage": size,
+                "$items_per_page": size,  # Unverified: the envelope is not in the swagger
                 "$items": items,
             },
         )

@@ -32,9 +32,27 @@ DEFAULT_REFRESH_TOKEN = "sandbox-xero-refresh"
 _WHERE = re.compile(r'^\s*Reference\s*==\s*"(?P<value>[^"]*)"\s*$')
 
 
+_MS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?P<offset>[+-]\d{4})?\)/$")
+
+
 def ms_date(day: str) -> str:
     moment = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
     return f"/Date({int(moment.timestamp() * 1000)}+0000)/"
+
+
+def parse_day(value: Any) -> str | None:
+    """A request's date as Xero accepts it: `/Date(1767139200000+0000)/` (the spec's `x-is-msdate`, what
+    xero-python sends), or ISO `2026-01-31` / `2026-01-31T00:00:00` → "2026-01-31"; None if neither."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    match = _MS_DATE.match(text)
+    try:
+        if match:
+            return datetime.fromtimestamp(int(match["ms"]) / 1000, UTC).date().isoformat()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 class _Encoder(json.JSONEncoder):
@@ -230,6 +248,13 @@ class XeroFake(Fake):
             errors.append("The Contact specified could not be found.")  # Unverified wording
         if invoice.get("Type") != "ACCREC":
             errors.append("Invoice Type must be specified.")
+        for field in ("Date", "DueDate"):
+            if field in invoice:
+                day = parse_day(invoice[field])
+                if day is None:
+                    errors.append(f"{field} is not a valid date")  # Unverified wording
+                else:
+                    invoice[field] = day
         total = Decimal(0)
         tax = Decimal(0)
         lines = []
@@ -327,7 +352,6 @@ class XeroFake(Fake):
             "TaxAmount": line_tax,
             "TaxType": tax_type or ("OUTPUT" if percent else "NONE"),
             "LineItemID": str(uuid.uuid4()),
-            "ValidationErrors": [],
         }
         return recorded, net, line_tax
 

@@ -8,12 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collectors.records import Batch
+from mcc.money import round_cents
 from store.models import (
     ClientOrg,
     CountKey,
@@ -34,13 +36,24 @@ def attrs_json(attrs: Iterable[tuple[str, str]]) -> str:
 
 @dataclass
 class Totals:
-    quantity: int = 0
-    cost_cents: int | None = None
+    """A key's exact quantity and vendor cost; stored as whole units (a part of a unit is billed as one)
+    and cents rounded once, half away from zero."""
 
-    def add(self, quantity: int, unit_cost_cents: int | None) -> None:
-        self.quantity += quantity
+    exact_quantity: Decimal = Decimal(0)
+    exact_cost_cents: Decimal | None = None
+
+    def add(self, quantity: int | Decimal, unit_cost_cents: int | None) -> None:
+        self.exact_quantity += quantity
         if unit_cost_cents is not None:
-            self.cost_cents = (self.cost_cents or 0) + quantity * unit_cost_cents
+            self.exact_cost_cents = (self.exact_cost_cents or Decimal(0)) + quantity * unit_cost_cents
+
+    @property
+    def quantity(self) -> int:
+        return int(self.exact_quantity.to_integral_value(rounding=ROUND_CEILING))
+
+    @property
+    def cost_cents(self) -> int | None:
+        return None if self.exact_cost_cents is None else round_cents(self.exact_cost_cents)
 
 
 @dataclass(frozen=True)

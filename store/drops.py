@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -202,7 +203,8 @@ def apply_held(session: Session, run: SyncRun, metrics: tuple[str, ...], at: dat
         source=run.source,
         metrics=metrics,
         values={
-            (org, metric, attrs): Totals(quantity, cost) for org, metric, attrs, quantity, cost in held.keys
+            (org, metric, attrs): Totals(Decimal(quantity), None if cost is None else Decimal(cost))
+            for org, metric, attrs, quantity, cost in held.keys
         },
         at=at,
         run_id=run.id,

@@ -308,6 +308,13 @@ class SyncRun(Base):
     drops: Mapped[str | None] = mapped_column(Text)
     drop_confirmed_by: Mapped[str | None] = mapped_column(String(100))
     drop_confirmed_at: Mapped[datetime | None]
+    notices: Mapped[list[str] | None] = mapped_column(
+        JSON, comment="records skipped or read with doubt, each located at the vendor"
+    )
+    uncovered: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON,
+        comment="attribute values (device class, SKU, product) no mapping counts: {metric, attr, value, quantity}",
+    )
 
 
 class SourceJob(Base):

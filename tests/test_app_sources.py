@@ -139,3 +139,28 @@ def test_a_suspicious_drop_shows_on_sources_and_review_and_an_approver_confirms_
         actors = session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "sync.confirm_drop"))
         assert actors.all() == ["approver"]
     assert "looks like an outage" not in texts(signed_in("viewer", "pages/sources.py"))
+
+
+def test_values_no_mapping_counts_and_skipped_records_from_the_last_good_run_are_shown(
+    world: Config, engine: Engine
+) -> None:
+    from store.db import transaction
+    from store.models import SyncRun
+    from store.types import utcnow
+
+    with transaction(engine) as session:
+        session.add(
+            SyncRun(
+                source="ninja",
+                stream="devices",
+                status="ok",
+                finished_at=utcnow(),
+                uncovered=[{"metric": "devices", "attr": "node_class", "value": "NMS_SWITCH", "quantity": 4}],
+                notices=["pax8: subscription s-bad quantity must be a number ≥ 0, got 'many'; skipped"],
+            )
+        )
+    at = signed_in("viewer", "pages/sources.py")
+    assert not at.exception, at.exception
+    [table] = [frame for frame in at.dataframe if "NMS_SWITCH" in frame.value.to_string()]
+    assert "node_class" in table.value.to_string()
+    assert any("s-bad" in warning.value for warning in at.warning)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -71,6 +72,7 @@ def test_stalled_sources_never_starve_a_healthy_one(
 ) -> None:
     """Four trickling sources and one healthy every-second source on a worker asked for two threads:
     the healthy one keeps running while the stalled ones are still stuck in their first run."""
+    monkeypatch.setattr("mcc.schedules.MIN_INTERVAL", timedelta(seconds=1))  # a fast worker test
     stalled = [ninja_world() for _ in range(4)]
     healthy = ninja_world()
     urls = [world.start() for world in stalled]

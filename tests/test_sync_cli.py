@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from collectors.worker import STOPPED
 from mcc.cli import app
 from store.db import reading, transaction
-from store.models import Client, RefreshRequest, SourceJob, SyncRun
+from store.models import Client, Mapping, Product, RefreshRequest, SourceJob, SyncRun
 from tests import test_worker_support as support
 from tests.test_worker_support import ninja_world, set_credentials, source_toml, wait_for
 
@@ -43,6 +43,25 @@ def test_sync_runs_every_source_prints_a_table_and_suggests_mappings_after_the_f
     with reading(engine) as session:
         runs = session.scalars(select(SyncRun)).all()
         assert [(r.trigger, r.status, r.records) for r in runs] == [("cli", "ok", 8), ("cli", "ok", 8)]
+
+
+def test_sync_lists_node_classes_no_mapping_counts_until_one_does(
+    write_config, engine: Engine, monkeypatch: pytest.MonkeyPatch, fake
+) -> None:
+    write_config(source_toml("ninja", fake.url))
+    set_credentials(monkeypatch, "ninja")
+    first = runner.invoke(app, ["sync"])
+    assert first.exit_code == 0, first.output
+    assert "ninja: reported but counted by no mapping" in first.output
+    assert "node_class" in first.output and "WINDOWS_WORKSTATION" in first.output
+    with transaction(engine) as session:
+        product = Product(code="WS", name="Managed workstation", unit_price_cents=4500)
+        session.add(product)
+        session.flush()
+        session.add(Mapping(product_id=product.id, source="ninja", metric="devices", where={}))
+    again = runner.invoke(app, ["sync"])
+    assert again.exit_code == 0, again.output
+    assert "counted by no mapping" not in again.output
 
 
 def test_sync_exits_1_when_any_source_fails_and_names_the_error(

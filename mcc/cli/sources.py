@@ -128,6 +128,12 @@ def test_command(
         typer.echo(f"{mark} {check.name} ({check.kind}, {check.seconds:.1f} s): {check.message}")
         if check.hint:
             typer.echo(f"     hint: {check.hint}")
+        if check.assumptions:
+            typer.echo(
+                f"     what {check.name} answered for each unverified assumption (docs/sources/{check.kind}.md):"
+            )
+            for line in check.assumptions:
+                typer.echo(f"       {line}")
         failed += not check.ok
     if failed:
         typer.echo(f"{failed} of {len(checks)} source(s) failed", err=True)

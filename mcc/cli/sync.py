@@ -93,6 +93,28 @@ def _results_table(results: list[SyncResult]) -> Table:
     return table
 
 
+def _print_coverage(console: Console, results: list[SyncResult]) -> None:
+    """What no mapping counts, and the records a source skipped, so nothing billable goes unseen."""
+    for result in results:
+        if result.uncovered:
+            table = Table(
+                "metric",
+                "attribute",
+                "value",
+                "units",
+                title=f"{result.source}: reported but counted by no mapping",
+            )
+            for row in result.uncovered:
+                table.add_row(str(row["metric"]), str(row["attr"]), str(row["value"]), str(row["quantity"]))
+            console.print(table)
+            console.print(
+                f"Map them to a product in the book ([[mappings]] with source = {result.source!r}) "
+                "or leave them out on purpose."
+            )
+        for notice in result.notices:
+            console.print(f"[yellow]{result.source}/{result.stream}: {notice}[/yellow]")
+
+
 def _print_first_sync(console: Console, orgs: list[mapping.UnmappedOrg], source: str) -> None:
     if not orgs:
         return
@@ -203,6 +225,7 @@ def sync_command(
             results = [result for future in futures for result in future.result()]
     console = Console()
     console.print(_results_table(results))
+    _print_coverage(console, results)
     for sc, _ in plan:
         ok = any(r.ok for r in results if r.source == sc.name)
         if sc.name in first and ok:

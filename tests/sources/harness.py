@@ -155,7 +155,8 @@ def _datto_world() -> DattoRmmFake:
             "online": n % 7 != 0,
             "suspended": n == 5,
             "deleted": False,
-            "lastSeen": "2026-08-25T07:26:00Z" if n % 2 else 1787650000000,
+            # ISO date-time as the spec has it (epoch milliseconds, also accepted, is unit-tested)
+            "lastSeen": "2026-08-25T07:26:00Z" if n % 2 else "2026-08-25T09:26:40.000+00:00",
         }
         for n in range(330)
     ]
@@ -357,6 +358,9 @@ def _datto_saas_world() -> DattoSaasFake:
     return DattoSaasFake(domains, seats, public_key="datto-pub-3e9a", secret_key="datto-SECRET-77b1")
 
 
+RETIRED_PRODUCT = "5b6c7d8e-0000-4000-8000-00000000dead"  # no longer in the catalogue: 404
+
+
 def _pax8_world() -> Pax8Fake:
     companies = [
         {"id": f"0f6c1a52-3b7e-4c1e-9a51-00000000000{n}", "name": name, "status": "Active"}
@@ -375,7 +379,7 @@ def _pax8_world() -> Pax8Fake:
         row = {
             "id": f"09ac6f1d-c30a-4d03-9882-{n:012d}",
             "companyId": companies[n % 3]["id"],
-            "productId": "retired-product" if n == 5 else product["id"],
+            "productId": RETIRED_PRODUCT if n == 5 else product["id"],
             "quantity": 1 + n % 7,
             "startDate": "2025-01-01T08:30:00Z",
             "billingStart": "2025-01-01",

@@ -32,7 +32,7 @@ runner = CliRunner()
 
 def _toml(folder: Path, extra: str = "", metrics: str = '["seats"]') -> str:
     return (
-        '[[sources]]\nname = "backups"\nkind = "csv"\nschedule = "every 1 second"\n'
+        '[[sources]]\nname = "backups"\nkind = "csv"\nschedule = "every 5 minutes"\n'
         f'[sources.csv]\nfolder = "{folder.as_posix()}"\nmetrics = {metrics}\n{extra}'
     )
 
@@ -156,7 +156,7 @@ def test_the_worker_keeps_running_past_a_bad_file(tmp_path: Path, write_config, 
     _write(good, "x.csv", "organisation,quantity\nacme,3\n")
     _write(bad, "x.csv", "organisation,quantity\nacme,1_000\n")
     body = _toml(good) + _toml(bad).replace('name = "backups"', 'name = "broken"')
-    config = write_config(body.replace("every 1 second", "hourly"))
+    config = write_config(body.replace("every 5 minutes", "hourly"))
     summary = Worker(engine, config, options=WorkerOptions(tick=0.05)).run(once=True)
     assert (summary.runs, summary.failures) == (2, 1)
     with reading(engine) as session:

@@ -153,8 +153,41 @@ def test_the_client_limit_keeps_reads_under_the_account_window(
     )
     records = _collect(fake)
     assert sum(isinstance(record, Entity) for record in records) == 60
-    assert len([r for r in fake.requests if r.path.startswith("/api/")]) == 7
+    # the platform's page maximum, then 1 page of sites and 6 of devices
+    assert len([r for r in fake.requests if r.path.startswith("/api/")]) == 8
     assert fake.throttled == 0
+
+
+def test_page_size_is_the_platforms_maximum_from_system_pagination(fake_factory: Any) -> None:
+    fake = fake_factory(page_max=17)
+    records = _collect(fake)
+    assert sum(isinstance(record, Entity) for record in records) == 60
+    assert fake.requests[1].path == "/api/v2/system/pagination"
+    listings = [r for r in fake.requests if r.path in ("/api/v2/account/sites", "/api/v2/account/devices")]
+    assert {r.arg("max") for r in listings} == {"17"}
+    assert len([r for r in listings if r.path == "/api/v2/account/devices"]) == 4  # 60 devices / 17
+
+
+def test_a_platform_without_system_pagination_is_read_250_at_a_time(fake_factory: Any) -> None:
+    fake = fake_factory()
+    fake.faults.add(path="/api/v2/system/pagination", status=404, times=-1)
+    _collect(fake)
+    listings = [r for r in fake.requests if r.path == "/api/v2/account/devices"]
+    assert {r.arg("max") for r in listings} == {"250"}
+
+
+@pytest.mark.parametrize("value", ["device", "printer", "esxihost", "unknown"])
+def test_every_device_class_of_the_spec_is_kept(value: str) -> None:
+    device = to_device(_device(deviceClass=value, deviceType=None))
+    expected = "device" if value == "device" else value
+    assert device is not None and dict(device.attrs)["device_class"] == expected
+
+
+def test_last_seen_as_iso_date_time_and_as_epoch_milliseconds() -> None:
+    iso = to_device(_device(lastSeen="2026-08-25T07:26:00.000+02:00"))
+    epoch = to_device(_device(lastSeen=1787635560000))
+    assert dict(iso.details)["last_contact"] == "2026-08-25T05:26:00+00:00"  # type: ignore[union-attr]
+    assert dict(epoch.details)["last_contact"] == "2026-08-25T05:26:00+00:00"  # type: ignore[union-attr]
 
 
 def test_a_client_that_ignores_the_limit_is_throttled_then_blocked(fake_factory: Any) -> None:
