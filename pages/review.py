@@ -40,6 +40,7 @@ TABLE_COLUMNS = [
     "Source",
     "Status",
 ]
+WALK_KEY = "review_walk"
 BULK_LABELS = {
     "write_off": "Write off (leave the billing as it is)",
     "defer": "Defer to a later session",
@@ -149,49 +150,88 @@ with st.expander("Decide many gaps at once", icon=":material/checklist:"):
 
 only_open = st.toggle("Only clients with open gaps", value=True, key="review_only_open")
 ranked = (
-    gaps.with_columns(
-        open=pl.col("open"),
-        leak=pl.when(pl.col("status") == "under_billed").then(pl.col("monthly_amount_cents")).otherwise(0),
-    )
-    .group_by("client_id", "client")
-    .agg(pl.col("open").sum().alias("open_gaps"), pl.col("leak").sum().alias("leakage"))
+    gaps.group_by("client_id", "client")
+    .agg(pl.col("open").sum().alias("open_gaps"), pl.col("open_monthly_cents").sum().alias("leakage"))
     .sort(["leakage", "client"], descending=[True, False])
 )
-if only_open:
-    ranked = ranked.filter(pl.col("open_gaps") > 0)
-if ranked.height == 0:
+open_gaps = dict(zip(ranked["client_id"].to_list(), ranked["open_gaps"].to_list(), strict=True))
+labels = {cid: name for cid, name in zip(ranked["client_id"], ranked["client"], strict=True)}
+
+
+def walk_order() -> list[int]:
+    """The clients in the order this session walks them: ranked by leakage once, when the walk starts
+    (or the period or filter changes), and never re-sorted by the decisions taken on the way."""
+    walk = st.session_state.get(WALK_KEY)
+    if not walk or walk["period"] != period or walk["only_open"] != only_open:
+        chosen = ranked.filter(pl.col("open_gaps") > 0) if only_open else ranked
+        walk = {"period": period, "only_open": only_open, "order": chosen["client_id"].to_list()}
+        st.session_state[WALK_KEY] = walk
+    known = [cid for cid in walk["order"] if cid in labels]  # a client gone from the book drops out
+    return known
+
+
+def _restart_walk() -> None:
+    st.session_state.pop(WALK_KEY, None)
+    st.session_state.pop("review_client", None)
+
+
+client_ids = walk_order()
+if not client_ids:
     common.empty_state(
         "All decided", "Every gap this period has a decision. Turn off the filter to browse all clients."
     )
     st.stop()
 
-client_ids = ranked["client_id"].to_list()
-labels = {cid: name for cid, name in zip(ranked["client_id"], ranked["client"], strict=True)}
 current = st.session_state.get("review_client")
 if current not in client_ids:
     current = client_ids[0]
-st.session_state["review_client"] = current  # stay on this client while decisions reorder the list
-
+st.session_state["review_client"] = current
 position = client_ids.index(current)
 
 
 def _go(step: int) -> None:
-    st.session_state["review_client"] = client_ids[(position + step) % len(client_ids)]
+    target = client_ids[(position + step) % len(client_ids)]
+    if step > 0 and open_gaps.get(current, 0) == 0:
+        st.session_state["flash"] = f"{labels[current]} done → {labels[target]}"
+    st.session_state["review_client"] = target
 
 
+gaps_left = sum(open_gaps.get(cid, 0) for cid in client_ids)
 nav_prev, nav_pick, nav_next = st.columns([1, 4, 1], vertical_alignment="bottom")
 nav_prev.button("◀ Previous", key="review_prev", on_click=_go, args=(-1,), width="stretch")
 nav_next.button("Next ▶", key="review_next", on_click=_go, args=(1,), width="stretch")
 chosen = nav_pick.selectbox(
-    f"Client ({position + 1} of {len(client_ids)}, biggest leakage first)",
+    f"Client ({position + 1} of {len(client_ids)}, biggest leakage first when the walk started)",
     client_ids,
     index=position,
-    format_func=lambda cid: labels[cid],
+    format_func=lambda cid: labels[cid] + (" ✓" if open_gaps.get(cid, 0) == 0 else ""),
     key=f"review_pick_{current}",
 )
 if chosen != current:
     st.session_state["review_client"] = chosen
     st.rerun()
+progress_text, restart = st.columns([5, 1], vertical_alignment="center")
+progress_text.markdown(
+    f"**{position + 1} of {len(client_ids)} clients, {gaps_left} gap{'s' * (gaps_left != 1)} left**",
+    help="The order is fixed when the walk starts, so decisions never reshuffle it.",
+)
+restart.button(
+    "Re-rank",
+    key="review_restart",
+    on_click=_restart_walk,
+    width="stretch",
+    help="Start the walk again from the client with the biggest leakage now.",
+)
+if st.session_state.get("review_scrolled_for") != current:
+    # a new client starts at the top of the page, not where the last one's decisions were
+    st.session_state["review_scrolled_for"] = current
+    st.html(
+        f"<script>/* client {current} */ window.parent.document.querySelectorAll("
+        "'[data-testid=\"stMain\"], section.main').forEach((el) => el.scrollTo({top: 0}));"
+        "window.parent.scrollTo({top: 0});</script>",
+        unsafe_allow_javascript=True,
+        width=1,
+    )
 
 client_id = int(current)
 rows = gaps.filter(pl.col("client_id") == client_id).sort("monthly_amount_cents", descending=True)
