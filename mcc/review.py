@@ -98,12 +98,14 @@ def _bump(
         )
     ).all()
     closed = []
+    ends: dict[str, str | None] = {}  # what each closed line's end was, so an undo can put it back
     price = None
     for line in lines:
         if line.start >= effective:
             raise DecisionError(
                 f"the contract line from {line.start} starts on or after {effective}; choose a later effective date"
             )
+        ends[str(line.id)] = line.end.isoformat() if line.end else None
         line.end = effective - timedelta(days=1)
         price = line.unit_price_cents if line.unit_price_cents is not None else price
         closed.append(line.id)
@@ -119,7 +121,7 @@ def _bump(
     )
     session.add(opened)
     session.flush()
-    return {"closed_contracts": closed, "opened_contract": opened.id}
+    return {"closed_contracts": closed, "closed_ends": ends, "opened_contract": opened.id}
 
 
 def _exclude(
