@@ -119,9 +119,9 @@ def _take_back(session: Session, actor: Actor, decision: Decision) -> dict[str, 
             session.delete(line)
         reopened = {}
         for line_id, end in _closed_ends(session, decision).items():
-            line = session.get(Contract, line_id)
-            if line is not None:
-                line.end = end
+            closed = session.get(Contract, line_id)
+            if closed is not None:
+                closed.end = end
                 reopened[str(line_id)] = end.isoformat() if end else None
         session.flush()
         return {"removed_contracts": removed, "reopened_contracts": reopened}
