@@ -17,7 +17,7 @@ from mcc.money import to_str
 from mcc.permissions import Actor, require
 from mcc.review import DecisionError
 from store.audit import record_event
-from store.db import transaction
+from store.db import reading, transaction
 from store.models import AuditEvent, Client, Contract, Decision, Exclusion, Invoice, InvoiceLine, Product
 from store.types import utcnow
 
@@ -222,3 +222,50 @@ def undo_batch(engine: Engine, actor: Actor | None, batch_id: str, note: str = "
             },
         )
         return Undone(written, list(standing))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One decision on a client's gaps in a period, as the decision history lists it."""
+
+    id: int
+    product_code: str | None
+    product: str | None
+    action: str
+    author: str
+    created_at: Any
+    note: str
+    batch_id: str | None
+    reverses: int | None
+    undone_by: int | None
+
+    @property
+    def undoable(self) -> bool:
+        return self.action != UNDO and self.undone_by is None
+
+
+def history(engine: Engine, client_id: int, period: str) -> list[HistoryEntry]:
+    """Every decision on the client's gaps in `period`, newest first, with the undo that reversed each."""
+    with reading(engine) as session:
+        rows = session.execute(
+            select(Decision, Product.code, Product.name)
+            .outerjoin(Product, Product.id == Decision.product_id)
+            .where(Decision.client_id == client_id, Decision.period == period)
+            .order_by(Decision.id.desc())
+        ).all()
+        undone_by = {d.reverses_decision_id: d.id for d, _, _ in rows if d.reverses_decision_id is not None}
+        return [
+            HistoryEntry(
+                id=d.id,
+                product_code=code,
+                product=name,
+                action=d.action,
+                author=d.author,
+                created_at=d.created_at,
+                note=d.note or "",
+                batch_id=d.batch_id,
+                reverses=d.reverses_decision_id,
+                undone_by=undone_by.get(d.id),
+            )
+            for d, code, name in rows
+        ]

@@ -7,12 +7,13 @@ import functools
 import html
 import json
 import re
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from mcc import reconciliation as recon
-from mcc import review
+from mcc import review, undo
 from mcc.money import parse_amount
 from pages import actions, common
 from reconcile.periods import month_end
@@ -249,7 +250,7 @@ def _fresh_forms() -> None:
             st.session_state.pop(f"{prefix}{code}", None)
     for gap in rows.filter(pl.col("product_code").is_not_null()).iter_rows(named=True):
         code = gap["product_code"]
-        st.session_state[f"action_{code}"] = next(iter(ACTION_LABELS))
+        st.session_state[f"action_{code}"] = None  # no decision is chosen for the person
         st.session_state[f"qty_{code}"] = int(gap["billable_qty"])
         st.session_state[f"effective_{code}"] = recon.resolve_period(period)
         st.session_state[f"exclude_{code}"] = []
@@ -370,6 +371,116 @@ def _attrs(text: str) -> str:
 
 period_start = recon.resolve_period(period)
 period_end = month_end(period_start)
+ACTION_SHORT = {
+    "bump": "bumped",
+    "back_bill": "back-billed once",
+    "write_off": "written off",
+    "exclude": "entities excluded",
+    "defer": "deferred",
+}
+
+
+def _details(gap: dict[str, Any], found: pl.DataFrame) -> None:
+    """What stands behind the count: the entities, newest first."""
+    code = gap["product_code"]
+    if found.height:
+        fresh = found["first_seen"].is_between(period_start, period_end).fill_null(False)
+        st.dataframe(
+            {
+                "Name": found["name"].to_list(),
+                "First seen": [common.day_text(d) for d in found["first_seen"]],
+                "New this period": fresh.to_list(),
+                "Source": found["source"].to_list(),
+                "Attributes": [_attrs(a) for a in found["attrs"]],
+                "Excluded": [
+                    "yes: " + (r or "") if x else ""
+                    for x, r in zip(found["excluded"], found["exclusion_reason"], strict=True)
+                ],
+            },
+            hide_index=True,
+            width="stretch",
+            height=min(35 * found.height + 40, 320),
+            column_config={
+                "First seen": st.column_config.TextColumn("First seen", width=96),
+                "New this period": st.column_config.CheckboxColumn(
+                    "New this period", width=120, help=f"First seen in {period}."
+                ),
+            },
+            key=f"entities_{code}",
+        )
+        new_count = int(fresh.sum())
+        st.caption(
+            f"{found.height} entities behind this count, newest first; "
+            + (
+                f"**{new_count} new this period** (first seen in {period})."
+                if new_count
+                else f"none new in {period}."
+            )
+        )
+    else:
+        st.caption("No entity detail for this count (the source reports totals only).")
+
+
+def _decided_row(gap: dict[str, Any], title: str, found: pl.DataFrame) -> None:
+    """A decided gap collapses to one line with its Undo, laid out like the open row it replaces; the
+    Undo sits where the decision was chosen, not where Record was clicked (a double click undoes nothing)."""
+    code = gap["product_code"]
+    with st.container(border=True, key=f"gap_row_{code}"):
+        what, undo_col, note_col, spare = st.columns([3, 2.2, 2.2, 1.5], vertical_alignment="center")
+        what.markdown(f"✓ {title}")
+        if gap["decision_id"] is not None and may_decide:
+            undo_col.button(
+                f"Undo {ACTION_SHORT.get(gap['decision'], gap['decision'])} · {gap['product']}",
+                key=f"undo_{gap['decision_id']}",
+                on_click=_undo,
+                args=(int(gap["decision_id"]), f"{client_name} / {gap['product']}"),
+                icon=":material/undo:",
+                width="stretch",
+            )
+        note_col.caption(
+            f"Decided: {ACTION_SHORT.get(gap['decision'], gap['decision'])}"
+            + (f" · “{gap['decision_note']}”" if gap["decision_note"] else "")
+        )
+        spare.empty()
+        with st.expander(f"{found.height} entities behind this count", icon=":material/list:"):
+            _details(gap, found)
+
+
+def _undo(decision_id: int, label: str) -> None:
+    if actions.undo_decision(decision_id, label) is not None:
+        st.session_state.pop("review_last", None)
+
+
+def _undo_batch(batch_id: str, label: str) -> None:
+    if actions.undo_batch(batch_id, label) is not None:
+        st.session_state.pop("review_last", None)
+
+
+last = st.session_state.get("review_last")
+if last and last.get("client") in (None, client_id) and may_decide:
+    with st.container(border=True, key="review_last_row"):
+        said, button = st.columns([5, 1.4], vertical_alignment="center")
+        said.markdown(f":material/check_circle: Just recorded: **{html.escape(last['label'])}**")
+        if last.get("batch"):
+            button.button(
+                "Undo all of it",
+                key="undo_last",
+                on_click=_undo_batch,
+                args=(last["batch"], last["label"]),
+                icon=":material/undo:",
+                width="stretch",
+            )
+        else:
+            button.button(
+                "Undo",
+                key="undo_last",
+                on_click=_undo,
+                args=(last["id"], last["label"]),
+                icon=":material/undo:",
+                width="stretch",
+            )
+
+first_open = row_open["product_code"].first()
 for gap in rows.iter_rows(named=True):
     is_open = bool(gap["open"])
     if not is_open and gap["decision"] is None:
@@ -379,62 +490,41 @@ for gap in rows.iter_rows(named=True):
         f"**{gap['product']}** — {gap['billed_qty']} contracted, {gap['billable_qty']} billable "
         f"({gap['delta_qty']:+d}) · {common.money(gap['monthly_amount_cents'])}/mo"
     )
-    if gap["decision"]:
-        title += f" · decided: {gap['decision']}"
     stale_gap = [name for name in common.source_names(gap["sources"]) if name in stale_here]
     if stale_gap:
         title += f" · ⚠ stale data from {', '.join(stale_gap)}"
-    with st.expander(title, expanded=is_open and code == row_open["product_code"].first()):
-        found = entities(client_id, code, period, data).sort(
-            ["first_seen", "name"], descending=[True, False], nulls_last=True
+    found = entities(client_id, code, period, data).sort(
+        ["first_seen", "name"], descending=[True, False], nulls_last=True
+    )
+    if not is_open:
+        _decided_row(gap, title, found)
+        continue
+    # One row per gap: what it is, the decision (none chosen for you), a note and Record, side by side;
+    # the details a bump or an exclusion needs fold out below it.
+    with st.container(border=True, key=f"gap_row_{code}"), st.form(f"decide_{code}", border=False):
+        what, choice, note_col, record = st.columns([3, 2.2, 2.2, 1.5], vertical_alignment="bottom")
+        what.markdown(title)
+        action = choice.selectbox(
+            "Decision",
+            list(ACTION_LABELS),
+            index=None,
+            placeholder="Choose a decision…",
+            format_func=ACTION_LABELS.__getitem__,
+            key=f"action_{code}",
         )
-        if found.height:
-            fresh = found["first_seen"].is_between(period_start, period_end).fill_null(False)
-            st.dataframe(
-                {
-                    "Name": found["name"].to_list(),
-                    "First seen": [common.day_text(d) for d in found["first_seen"]],
-                    "New this period": fresh.to_list(),
-                    "Source": found["source"].to_list(),
-                    "Attributes": [_attrs(a) for a in found["attrs"]],
-                    "Excluded": [
-                        "yes: " + (r or "") if x else ""
-                        for x, r in zip(found["excluded"], found["exclusion_reason"], strict=True)
-                    ],
-                },
-                hide_index=True,
-                width="stretch",
-                height=min(35 * found.height + 40, 320),
-                column_config={
-                    "First seen": st.column_config.TextColumn("First seen", width=96),
-                    "New this period": st.column_config.CheckboxColumn(
-                        "New this period", width=120, help=f"First seen in {period}."
-                    ),
-                },
-                key=f"entities_{code}",
-            )
-            new_count = int(fresh.sum())
-            st.caption(
-                f"{found.height} entities behind this count, newest first; "
-                + (
-                    f"**{new_count} new this period** (first seen in {period})."
-                    if new_count
-                    else f"none new in {period}."
-                )
-            )
-        else:
-            st.caption("No entity detail for this count (the source reports totals only).")
-        if not is_open:
-            st.caption(f"Decided: {gap['decision']}. {gap['decision_note'] or ''}")
-            continue
-        with st.form(f"decide_{code}"):
-            action = st.radio(
-                "Decision",
-                list(ACTION_LABELS),
-                format_func=ACTION_LABELS.__getitem__,
-                horizontal=False,
-                key=f"action_{code}",
-            )
+        note = note_col.text_input("Note (audit log and invoice line)", key=f"note_{code}")
+        submitted = record.form_submit_button(
+            f"Record · {gap['product']}",
+            type="primary",
+            disabled=not may_decide,
+            width="stretch",
+            key=f"record_{code}",
+        )
+        with st.expander(
+            f"{found.height} entities behind this count · bump quantity and date · entities to exclude",
+            expanded=code == first_open and found.height <= 8,
+            icon=":material/tune:",
+        ):
             left, right = st.columns(2)
             quantity = left.number_input(
                 "New contracted quantity (bump)",
@@ -451,23 +541,75 @@ for gap in rows.iter_rows(named=True):
                 format_func=functools.partial(_entity_name, names),
                 key=f"exclude_{code}",
             )
-            note = st.text_input("Note (goes to the audit log and the invoice line)", key=f"note_{code}")
-            submitted = st.form_submit_button("Record decision", type="primary", disabled=not may_decide)
-        if submitted:
-            decided = actions.record_decision(
-                client_id=client_id,
-                product_code=code,
-                period=period,
-                action=action,
-                quantity=int(quantity) if action == "bump" else None,
-                effective_date=effective if action == "bump" else None,
-                note=note,
-                entity_ids=excluded if action == "exclude" else None,
-                gap=gap,
-                label=f"{labels[client_id]} / {gap['product']}",
-            )
-            if decided is not None:
-                st.rerun()
+            _details(gap, found)
+    if submitted:
+        if action is None:
+            st.error(f"{gap['product']}: choose a decision first.", icon=":material/error:")
+            continue
+        decided = actions.record_decision(
+            client_id=client_id,
+            product_code=code,
+            period=period,
+            action=action,
+            quantity=int(quantity) if action == "bump" else None,
+            effective_date=effective if action == "bump" else None,
+            note=note,
+            entity_ids=excluded if action == "exclude" else None,
+            gap=gap,
+            label=f"{client_name} / {gap['product']}",
+        )
+        if decided is not None:
+            st.session_state["review_last"] = {
+                "id": decided.id,
+                "client": client_id,
+                "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
+            }
+            st.rerun()
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def decision_history(client: int, period_text: str, version: common.DataVersion) -> list[undo.HistoryEntry]:
+    return undo.history(ctx.reader, client, period_text)
+
+
+past = decision_history(client_id, period, data)
+if past:
+    with st.expander(
+        f"Decision history for {client_name} in {period} ({len(past)})", icon=":material/history:"
+    ):
+        offered_batches: set[str] = set()
+        for entry in past:
+            said, single, whole = st.columns([5, 1.3, 1.5], vertical_alignment="center")
+            when = common.day_text(entry.created_at)
+            if entry.action == undo.UNDO:
+                line = (
+                    f"#{entry.id} undo of #{entry.reverses} · {entry.product or ''} · {entry.author} · {when}"
+                )
+            else:
+                line = (
+                    f"#{entry.id} {ACTION_SHORT.get(entry.action, entry.action)} · {entry.product or ''} · "
+                    f"{entry.author} · {when}"
+                    + (f" · “{entry.note}”" if entry.note else "")
+                    + (f" · undone by #{entry.undone_by}" if entry.undone_by else "")
+                )
+            said.markdown(html.escape(line))
+            if entry.undoable and may_decide:
+                single.button(
+                    "Undo",
+                    key=f"history_undo_{entry.id}",
+                    on_click=_undo,
+                    args=(entry.id, f"{client_name} / {entry.product}"),
+                    width="stretch",
+                )
+                if entry.batch_id and entry.batch_id not in offered_batches:
+                    offered_batches.add(entry.batch_id)
+                    whole.button(
+                        "Undo its whole bulk batch",
+                        key=f"history_undo_batch_{entry.batch_id}",
+                        on_click=_undo_batch,
+                        args=(entry.batch_id, "Bulk decision"),
+                        width="stretch",
+                    )
 
 # --- exclusion candidates -------------------------------------------------------------------------------
 

@@ -47,9 +47,9 @@ def test_approver_bumps_a_gap(world: Config, engine: Engine) -> None:
     at = signed_in("approver", "pages/review.py")
     assert not at.exception
     assert "Entities to exclude" in [m.label for m in at.multiselect]
-    at.radio(key="action_WS").set_value("bump")
+    at.selectbox(key="action_WS").set_value("bump")
     at.text_input(key="note_WS").input("agreed on the call")
-    at.button(key="FormSubmitter:decide_WS-Record decision").click().run()
+    at.button(key="record_WS").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     with reading(engine) as session:
@@ -65,9 +65,9 @@ def test_approver_bumps_a_gap(world: Config, engine: Engine) -> None:
 
 def test_approver_excludes_a_shared_entity(world: Config, engine: Engine) -> None:
     at = signed_in("approver", "pages/review.py")
-    at.radio(key="action_WS").set_value("exclude")
+    at.selectbox(key="action_WS").set_value("exclude")
     at.multiselect(key="exclude_WS").set_value(["n1-0"])
-    at.button(key="FormSubmitter:decide_WS-Record decision").click().run()
+    at.button(key="record_WS").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.run()
     tables = [str(frame.value.to_dict()) for frame in at.dataframe]
@@ -80,7 +80,7 @@ def test_approver_excludes_a_shared_entity(world: Config, engine: Engine) -> Non
 def test_viewer_with_forged_roles_cannot_decide(world: Config, engine: Engine) -> None:
     at = signed_in("viewer", "pages/review.py", roles=["approver", "invoicer", "admin"])
     assert not at.exception
-    assert at.button(key="FormSubmitter:decide_WS-Record decision").disabled
+    assert at.button(key="record_WS").disabled
     assert "deciding on gaps needs the approver role" in texts(at)
 
 

@@ -4,10 +4,12 @@ progress and "done → next" say where the walk is."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
 from mcc.config import Config
+from store.db import reading
+from store.models import Decision
 from tests.app_support import prepare, signed_in, texts
 from tests.app_world import SOURCES_TOML, seed_world
 
@@ -20,21 +22,26 @@ def world(engine: Engine, write_config, monkeypatch: pytest.MonkeyPatch) -> Conf
     return config
 
 
+def review(username: str) -> AppTest:
+    # a generous timeout: the walk is about order, not speed (bench/ui.py measures that)
+    return signed_in(username, "pages/review.py", timeout=120)
+
+
 def heading(at: AppTest) -> str:
     return next(m.value for m in at.markdown if m.value.startswith("## "))
 
 
 def record(at: AppTest, code: str, action: str, note: str = "") -> None:
-    at.radio(key=f"action_{code}").set_value(action)
+    at.selectbox(key=f"action_{code}").set_value(action)
     if note:
         at.text_input(key=f"note_{code}").input(note)
-    at.button(key=f"FormSubmitter:decide_{code}-Record decision").click().run()
+    at.button(key=f"record_{code}").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
 
 
 def test_deciding_on_the_second_client_then_next_goes_to_the_third(world: Config) -> None:
-    at = signed_in("approver", "pages/review.py")
+    at = review("approver")
     assert heading(at) == "## Client 0001 Law"
     assert "1 of 3 clients, 6 gaps left" in texts(at)
     at.button(key="review_next").click().run()
@@ -52,7 +59,7 @@ def test_deciding_on_the_second_client_then_next_goes_to_the_third(world: Config
 
 
 def test_a_client_with_every_gap_decided_stays_in_the_walk_and_says_done(world: Config) -> None:
-    at = signed_in("approver", "pages/review.py")
+    at = review("approver")
     record(at, "WS", "write_off")
     record(at, "EDR", "defer")
     assert heading(at) == "## Client 0001 Law"  # still here, not dropped from the list of open clients
@@ -63,9 +70,53 @@ def test_a_client_with_every_gap_decided_stays_in_the_walk_and_says_done(world: 
 
 
 def test_re_rank_starts_the_walk_again_from_the_biggest_leak_now(world: Config) -> None:
-    at = signed_in("approver", "pages/review.py")
+    at = review("approver")
     record(at, "WS", "write_off")
     at.button(key="review_restart").click().run()
     assert not at.exception, at.exception
     assert heading(at) == "## Client 0003 Dental"  # 0001 now leaks least of the three
     assert "1 of 3 clients, 5 gaps left" in texts(at)
+
+
+def _undos(engine: Engine) -> list[tuple[str, int | None]]:
+    with reading(engine) as session:
+        return [
+            (d.action, d.reverses_decision_id)
+            for d in session.scalars(select(Decision).order_by(Decision.id))
+        ]
+
+
+def test_the_just_made_decision_has_an_undo_that_reopens_the_gap(world: Config, engine: Engine) -> None:
+    at = review("approver")
+    record(at, "WS", "write_off", "goodwill")
+    assert "Just recorded: **Client 0001 Law / Managed workstation: written off**" in texts(at)
+    assert not [b for b in at.button if b.key == "record_WS"]  # the decided row has no Record button
+    at.button(key="undo_last").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    first = _undos(engine)[0]
+    assert _undos(engine) == [first, ("undo", 1)]
+    assert at.button(key="record_WS")  # open again, with its decision to take
+    assert at.selectbox(key="action_WS").value is None
+    assert "1 of 3 clients, 6 gaps left" in texts(at)
+
+
+def test_a_decided_row_and_the_history_each_offer_undo(world: Config, engine: Engine) -> None:
+    at = review("approver")
+    record(at, "WS", "defer")
+    record(at, "EDR", "write_off")
+    assert at.button(key="undo_1").label == "Undo deferred · Managed workstation"
+    at.button(key="undo_1").click().run()
+    assert not at.exception and not at.error
+    assert _undos(engine)[-1] == ("undo", 1)
+    at.button(key="history_undo_2").click().run()
+    assert _undos(engine)[-1] == ("undo", 2)
+    history = texts(at)
+    assert "#1 deferred · Managed workstation · approver" in history and "undone by #3" in history
+    assert not [b for b in at.button if b.key in ("history_undo_3", "history_undo_4")]  # undos are final
+
+
+def test_record_without_a_chosen_decision_decides_nothing(world: Config, engine: Engine) -> None:
+    at = review("approver")
+    at.button(key="record_WS").click().run()
+    assert [e.value for e in at.error] == ["Managed workstation: choose a decision first."]
+    assert _undos(engine) == []

@@ -90,10 +90,11 @@ def test_review_approve_draft_push(demo: str) -> None:
         wait_for_app(page)
         heading = page.locator("h2").first.inner_text()
         assert heading, "a client is on screen"
-        page.get_by_role("textbox", name="Note (goes to the audit log and the invoice line)").first.fill(
-            "agreed on the call"
-        )
-        page.get_by_role("button", name="Record decision").first.click()
+        row = page.locator("[class*='st-key-gap_row_']").first
+        row.get_by_role("combobox", name="Decision").click()
+        page.get_by_role("option", name="Bump the agreement to the observed quantity").click()
+        row.get_by_role("textbox", name="Note (audit log and invoice line)").fill("agreed on the call")
+        row.get_by_role("button", name="Record ·").click()
         settle(page)
         page.get_by_text("bump recorded").first.wait_for(timeout=15_000)
 
