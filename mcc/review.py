@@ -359,6 +359,10 @@ def decide_bulk(
         raise DecisionError(
             f"{action!r} cannot be decided in bulk; expected one of {', '.join(BULK_ACTIONS)}"
         )
+    if action == "write_off" and not note.strip():
+        raise DecisionError(
+            "a bulk write-off needs a note saying why (it goes on every decision and the audit log)"
+        )
     reconciliation = reconcile_period(engine, config or Config(), period, today=today)
     rows = filter.apply(reconciliation.gaps)
     if action == "back_bill":

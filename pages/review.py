@@ -107,18 +107,27 @@ def bulk_decisions() -> None:
             return
     action_col, note_col = st.columns([1, 2])
     action = action_col.selectbox(
-        "Action", list(BULK_LABELS), format_func=BULK_LABELS.__getitem__, key="bulk_action"
+        "Action",
+        list(BULK_LABELS),
+        index=None,
+        placeholder="Choose an action…",
+        format_func=BULK_LABELS.__getitem__,
+        key="bulk_action",
     )
-    note = note_col.text_input("Note for every decision (audit log and invoice lines)", key="bulk_note")
+    note = note_col.text_input(
+        "Note for every decision (audit log and invoice lines)"
+        + (" — required for a write-off" if action == "write_off" else ""),
+        key="bulk_note",
+    )
     gap_filter = review.GapFilter(status=status, category=category, product=product, max_amount_cents=limit)
     matching = gap_filter.apply(result.gaps)
     if action == "back_bill":
         matching = matching.filter(pl.col("back_bill_cents") > 0)
     count = matching.height
+    monthly = int(matching["monthly_amount_cents"].sum())
+    one_time = int(matching["back_bill_cents"].sum())
     st.markdown(
-        f"**{count} gap{'s' * (count != 1)} match** · "
-        f"{common.money(int(matching['monthly_amount_cents'].sum()))}/mo · "
-        f"back-bill {common.money(int(matching['back_bill_cents'].sum()))}"
+        f"**{count} gap{'s' * (count != 1)} match** · {common.money(monthly)}/mo · back-bill {common.money(one_time)}"
     )
     if count:
         st.dataframe(
@@ -134,16 +143,56 @@ def bulk_decisions() -> None:
             height=min(35 * count + 40, 250),
             key="bulk_preview",
         )
-    pressed = st.button(
-        f"{BULK_LABELS[action].split(' (')[0]}: {count} gap{'s' * (count != 1)}",
-        key="bulk_decide",
-        type="primary",
-        disabled=not may_decide or count == 0,
-    )
     if not may_decide:
         st.caption("Deciding on gaps needs the approver role.")
-    if pressed and actions.decide_bulk(gap_filter, action, note, period):
-        st.rerun()
+    needs_note = action == "write_off" and not note.strip()
+    if needs_note:
+        st.caption("A write-off needs a note saying why.")
+    # What is about to happen, in words and money, before anything happens: the second click confirms.
+    summary = _bulk_summary(action, count, monthly, one_time) if action else ""
+    asked = st.session_state.get("bulk_confirm")
+    wanted = {"summary": summary, "action": action, "filter": gap_filter.describe(), "note": note}
+    if asked != wanted:
+        st.session_state.pop("bulk_confirm", None)
+        if st.button(
+            f"{summary}…" if action else "Choose an action first",
+            key="bulk_decide",
+            disabled=not may_decide or count == 0 or action is None or needs_note,
+        ):
+            st.session_state["bulk_confirm"] = wanted
+            st.rerun()
+        return
+    assert action is not None
+    with st.container(border=True, key="bulk_confirm_box"):
+        st.markdown(
+            f"**{summary}?** Each gap gets its own decision with this note; one Undo takes back all of it."
+        )
+        confirm_col, cancel_col = st.columns(2)
+        confirmed = confirm_col.button(
+            f"Confirm: {summary}",
+            key="bulk_confirm_yes",
+            type="primary",
+            width="stretch",
+            disabled=not may_decide,
+        )
+        if cancel_col.button("Cancel", key="bulk_confirm_no", width="stretch"):
+            st.session_state.pop("bulk_confirm", None)
+            st.rerun()
+    if confirmed:
+        st.session_state.pop("bulk_confirm", None)
+        decided = actions.decide_bulk(gap_filter, action, note, period)
+        if decided:
+            st.session_state["review_last"] = {"batch": decided[0].batch_id, "client": None, "label": summary}
+            st.rerun()
+
+
+def _bulk_summary(action: str, count: int, monthly: int, one_time: int) -> str:
+    """'Write off 7 gaps, $1,234.00/month': the count and the money the action moves."""
+    gaps_text = f"{count} gap{'s' * (count != 1)}"
+    if action == "back_bill":
+        return f"Bill {count} back-bill{'s' * (count != 1)}, {common.money(one_time)} one-time"
+    verb = {"write_off": "Write off", "defer": "Defer", "bump": "Bump"}[action]
+    return f"{verb} {gaps_text}, {common.money(monthly)}/month"
 
 
 with st.expander("Decide many gaps at once", icon=":material/checklist:"):

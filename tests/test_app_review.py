@@ -229,8 +229,9 @@ def test_bulk_decision_covers_the_filtered_gaps_with_one_note(world: Config, eng
     at.text_input(key="bulk_max").input("100.00").run()
     assert "**3 gaps match** · $136.50/mo" in texts(at)  # the three $45.50 EDR gaps, not the $315 WS ones
     at.selectbox(key="bulk_action").set_value("write_off")
-    at.text_input(key="bulk_note").input("too small to chase")
+    at.text_input(key="bulk_note").input("too small to chase").run()
     at.button(key="bulk_decide").click().run()
+    at.button(key="bulk_confirm_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     with reading(engine) as session:
         decisions = [
@@ -250,6 +251,7 @@ def test_bulk_bump_moves_each_contract_to_the_observed_quantity(world: Config, e
     at.selectbox(key="bulk_action").set_value("bump").run()
     assert "**3 gaps match** · $945.00/mo" in texts(at)
     at.button(key="bulk_decide").click().run()
+    at.button(key="bulk_confirm_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     with reading(engine) as session:
         bumped = {d.client_id: d.quantity for d in session.scalars(select(Decision))}

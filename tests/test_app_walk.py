@@ -120,3 +120,42 @@ def test_record_without_a_chosen_decision_decides_nothing(world: Config, engine:
     at.button(key="record_WS").click().run()
     assert [e.value for e in at.error] == ["Managed workstation: choose a decision first."]
     assert _undos(engine) == []
+
+
+def _bulk_write_off_small_gaps(at: AppTest) -> None:
+    at.text_input(key="bulk_max").input("100.00").run()
+    at.selectbox(key="bulk_action").set_value("write_off").run()
+
+
+def test_bulk_has_no_default_action_and_a_write_off_needs_a_note(world: Config, engine: Engine) -> None:
+    at = review("approver")
+    assert at.selectbox(key="bulk_action").value is None
+    assert at.button(key="bulk_decide").disabled
+    _bulk_write_off_small_gaps(at)
+    assert at.button(key="bulk_decide").disabled
+    assert "A write-off needs a note saying why." in texts(at)
+    at.text_input(key="bulk_note").input("too small to chase").run()
+    assert not at.button(key="bulk_decide").disabled
+    assert _undos(engine) == []
+
+
+def test_bulk_confirmation_states_count_and_money_and_one_undo_takes_it_back(
+    world: Config, engine: Engine
+) -> None:
+    at = review("approver")
+    _bulk_write_off_small_gaps(at)
+    at.text_input(key="bulk_note").input("too small to chase").run()
+    at.button(key="bulk_decide").click().run()
+    assert _undos(engine) == []  # the first click only asks
+    assert at.button(key="bulk_confirm_yes").label == "Confirm: Write off 3 gaps, $136.50/month"
+    at.button(key="bulk_confirm_no").click().run()
+    assert not [b for b in at.button if b.key == "bulk_confirm_yes"]
+    at.button(key="bulk_decide").click().run()
+    at.button(key="bulk_confirm_yes").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [a for a, _ in _undos(engine)] == ["write_off"] * 3
+    assert "Just recorded: **Write off 3 gaps, $136.50/month**" in texts(at)
+    at.button(key="undo_last").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert sorted(r for a, r in _undos(engine) if a == "undo") == [1, 2, 3]
+    assert "1 of 3 clients, 6 gaps left" in texts(at)

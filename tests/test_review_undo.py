@@ -269,3 +269,12 @@ def test_mcc_undo_reverses_a_decision_as_the_named_user(
     with reading(engine) as session:
         written = session.scalars(select(Decision).where(Decision.action == "undo")).one()
         assert (written.author, written.note) == ("sam", "not yet")
+
+
+def test_a_bulk_write_off_needs_a_note(engine: Engine, book: DbBook) -> None:
+    with pytest.raises(MccError, match="bulk write-off needs a note"):
+        decide_bulk(
+            engine, APPROVER, GapFilter(), "write_off", "  ", config=CONFIG, period="2026-03", today=TODAY
+        )
+    with reading(engine) as session:
+        assert session.scalars(select(Decision)).all() == []
