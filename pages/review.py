@@ -248,8 +248,8 @@ def _go(step: int) -> None:
 
 gaps_left = sum(open_gaps.get(cid, 0) for cid in client_ids)
 nav_prev, nav_pick, nav_next = st.columns([1, 4, 1], vertical_alignment="bottom")
-nav_prev.button("◀ Previous", key="review_prev", on_click=_go, args=(-1,), width="stretch")
-nav_next.button("Next ▶", key="review_next", on_click=_go, args=(1,), width="stretch")
+nav_prev.button("◀ Previous", key="review_prev", on_click=_go, args=(-1,), width="stretch", shortcut="K")
+nav_next.button("Next ▶", key="review_next", on_click=_go, args=(1,), width="stretch", shortcut="J")
 chosen = nav_pick.selectbox(
     f"Client ({position + 1} of {len(client_ids)}, biggest leakage first when the walk started)",
     client_ids,
@@ -529,7 +529,42 @@ if last and last.get("client") in (None, client_id) and may_decide:
                 width="stretch",
             )
 
-first_open = row_open["product_code"].first()
+open_codes = [c for c in row_open["product_code"].to_list() if c]
+highlighted = st.session_state.get("review_gap")
+if highlighted not in open_codes:
+    highlighted = open_codes[0] if open_codes else None
+st.session_state["review_gap"] = highlighted
+
+
+def _next_gap() -> None:
+    if open_codes:
+        at = open_codes.index(highlighted) if highlighted in open_codes else -1
+        st.session_state["review_gap"] = open_codes[(at + 1) % len(open_codes)]
+
+
+keys_hint, next_gap = st.columns([5, 1.4], vertical_alignment="center")
+keys_hint.caption(
+    "Keys: **J** next client · **K** previous client · **G** next gap · **D** record the highlighted gap's "
+    "decision (choose it first; Enter in its note records it too)."
+)
+next_gap.button(
+    "Next gap ▼",
+    key="review_next_gap",
+    on_click=_next_gap,
+    shortcut="G",
+    width="stretch",
+    disabled=len(open_codes) < 2,
+)
+if highlighted and st.session_state.get("review_scrolled_gap") != (current, highlighted):
+    first_of_client = st.session_state.get("review_scrolled_gap", (None,))[0] != current
+    st.session_state["review_scrolled_gap"] = (current, highlighted)
+    if not first_of_client:  # a new client starts at the top; a next gap is brought into view
+        st.html(
+            f"<script>window.parent.document.querySelector('.st-key-gap_row_{highlighted}')"
+            "?.scrollIntoView({block: 'center'});</script>",
+            unsafe_allow_javascript=True,
+            width=1,
+        )
 for gap in rows.iter_rows(named=True):
     is_open = bool(gap["open"])
     if not is_open and gap["decision"] is None:
@@ -550,9 +585,10 @@ for gap in rows.iter_rows(named=True):
         continue
     # One row per gap: what it is, the decision (none chosen for you), a note and Record, side by side;
     # the details a bump or an exclusion needs fold out below it.
+    lit = code == highlighted
     with st.container(border=True, key=f"gap_row_{code}"), st.form(f"decide_{code}", border=False):
         what, choice, note_col, record = st.columns([3, 2.2, 2.2, 1.5], vertical_alignment="bottom")
-        what.markdown(title)
+        what.markdown(f"▶ {title}" if lit else title)
         action = choice.selectbox(
             "Decision",
             list(ACTION_LABELS),
@@ -568,10 +604,11 @@ for gap in rows.iter_rows(named=True):
             disabled=not may_decide,
             width="stretch",
             key=f"record_{code}",
+            shortcut="D" if lit else None,
         )
         with st.expander(
             f"{found.height} entities behind this count · bump quantity and date · entities to exclude",
-            expanded=code == first_open and found.height <= 8,
+            expanded=lit and found.height <= 8,
             icon=":material/tune:",
         ):
             left, right = st.columns(2)

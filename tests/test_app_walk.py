@@ -159,3 +159,22 @@ def test_bulk_confirmation_states_count_and_money_and_one_undo_takes_it_back(
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert sorted(r for a, r in _undos(engine) if a == "undo") == [1, 2, 3]
     assert "1 of 3 clients, 6 gaps left" in texts(at)
+
+
+def test_next_gap_moves_the_highlight_and_the_record_key_with_it(world: Config) -> None:
+    at = review("approver")
+    shown = texts(at)
+    assert "▶ **Managed workstation**" in shown and "▶ **Managed EDR agent**" not in shown
+    assert (at.button(key="record_WS").proto.shortcut, at.button(key="record_EDR").proto.shortcut) == (
+        "d",
+        "",
+    )
+    at.button(key="review_next_gap").click().run()
+    assert not at.exception, at.exception
+    assert "▶ **Managed EDR agent**" in texts(at)
+    assert (at.button(key="record_WS").proto.shortcut, at.button(key="record_EDR").proto.shortcut) == (
+        "",
+        "d",
+    )
+    record(at, "EDR", "defer")
+    assert "▶ **Managed workstation**" in texts(at)  # the highlight moves on to the gap still open
