@@ -15,10 +15,22 @@ from sqlalchemy.orm import Session
 
 from mcc.money import to_str
 from mcc.permissions import Actor, require
+from mcc.reconciliation import resolve_period
 from mcc.review import DecisionError
+from reconcile.periods import add_months, period_of
 from store.audit import record_event
 from store.db import reading, transaction
-from store.models import AuditEvent, Client, Contract, Decision, Exclusion, Invoice, InvoiceLine, Product
+from store.models import (
+    AuditEvent,
+    Client,
+    Contract,
+    Decision,
+    Exclusion,
+    Invoice,
+    InvoiceLine,
+    Product,
+    User,
+)
 from store.types import utcnow
 
 UNDO = "undo"
@@ -269,3 +281,38 @@ def history(engine: Engine, client_id: int, period: str) -> list[HistoryEntry]:
             )
             for d, code, name in rows
         ]
+
+
+# Decisions worth suggesting again next period, when they were taken with a reason.
+REMEMBERED = ("write_off", "defer")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Last period's standing write-off or deferral of a gap, offered (never applied) this period."""
+
+    action: str
+    note: str
+    author: str
+    period: str
+
+
+def last_period_suggestions(engine: Engine, client_id: int, period: str) -> dict[str, Suggestion]:
+    """product code -> what was decided on that gap last period, for the write-offs and deferrals that
+    still stand and carry a note (the reason). The page shows it and pre-fills the form; a person records it."""
+    previous = period_of(add_months(resolve_period(period), -1))
+    with reading(engine) as session:
+        rows = session.execute(
+            select(Decision, Product.code, User.name)
+            .join(Product, Product.id == Decision.product_id)
+            .outerjoin(User, User.username == Decision.author)
+            .where(Decision.client_id == client_id, Decision.period == previous)
+            .order_by(Decision.id)
+        ).all()
+        reversed_ids = {d.reverses_decision_id for d, _, _ in rows if d.reverses_decision_id is not None}
+        standing: dict[str, Suggestion] = {}
+        for decision, code, name in rows:
+            if decision.action != UNDO and decision.id not in reversed_ids:
+                note = (decision.note or "").strip()
+                standing[code] = Suggestion(decision.action, note, name or decision.author, previous)
+    return {code: s for code, s in standing.items() if s.action in REMEMBERED and s.note}

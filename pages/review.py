@@ -288,6 +288,14 @@ rows = gaps.filter(pl.col("client_id") == client_id).sort("monthly_amount_cents"
 row_open = rows.filter(pl.col("open"))
 
 
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def suggestions(client: int, period_text: str, version: common.DataVersion) -> dict[str, undo.Suggestion]:
+    return undo.last_period_suggestions(ctx.reader, client, period_text)
+
+
+remembered = suggestions(client_id, period, data)
+
+
 def _fresh_forms() -> None:
     """The decision forms are keyed by product code, so another client (or period) sets each form's
     starting values afresh; set through the session state, they also replace what the browser shows."""
@@ -299,11 +307,13 @@ def _fresh_forms() -> None:
             st.session_state.pop(f"{prefix}{code}", None)
     for gap in rows.filter(pl.col("product_code").is_not_null()).iter_rows(named=True):
         code = gap["product_code"]
-        st.session_state[f"action_{code}"] = None  # no decision is chosen for the person
+        # no decision is chosen for the person, except last month's reasoned one, shown as a suggestion
+        suggestion = remembered.get(code)
+        st.session_state[f"action_{code}"] = suggestion.action if suggestion else None
         st.session_state[f"qty_{code}"] = int(gap["billable_qty"])
         st.session_state[f"effective_{code}"] = recon.resolve_period(period)
         st.session_state[f"exclude_{code}"] = []
-        st.session_state[f"note_{code}"] = ""
+        st.session_state[f"note_{code}"] = suggestion.note if suggestion else ""
     st.session_state["review_forms_for"] = shown
 
 
@@ -589,6 +599,12 @@ for gap in rows.iter_rows(named=True):
     with st.container(border=True, key=f"gap_row_{code}"), st.form(f"decide_{code}", border=False):
         what, choice, note_col, record = st.columns([3, 2.2, 2.2, 1.5], vertical_alignment="bottom")
         what.markdown(f"▶ {title}" if lit else title)
+        suggestion = remembered.get(code)
+        if suggestion:
+            what.caption(
+                f"Last month: {ACTION_SHORT.get(suggestion.action, suggestion.action)} — {suggestion.note}, "
+                f"by {suggestion.author}. Pre-filled as a suggestion: Record to decide the same again."
+            )
         action = choice.selectbox(
             "Decision",
             list(ACTION_LABELS),

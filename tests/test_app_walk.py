@@ -178,3 +178,34 @@ def test_next_gap_moves_the_highlight_and_the_record_key_with_it(world: Config) 
     )
     record(at, "EDR", "defer")
     assert "▶ **Managed workstation**" in texts(at)  # the highlight moves on to the gap still open
+
+
+def test_last_months_reasoned_write_off_is_suggested_never_applied(world: Config, engine: Engine) -> None:
+    from datetime import UTC, datetime
+
+    from mcc.permissions import Actor
+    from mcc.review import decide
+    from reconcile.periods import add_months, period_of
+
+    last_month = period_of(add_months(datetime.now(UTC).date().replace(day=1), -1))
+    sam = Actor("approver", frozenset({"approver"}))
+    for code, action, note in (("WS", "write_off", "shared mailbox"), ("EDR", "defer", "")):
+        decide(
+            engine,
+            sam,
+            client_id=1,
+            product_code=code,
+            period=last_month,
+            action=action,
+            note=note,
+            config=world,
+        )
+    at = review("approver")
+    assert (at.selectbox(key="action_WS").value, at.text_input(key="note_WS").value) == (
+        "write_off",
+        "shared mailbox",
+    )
+    assert at.selectbox(key="action_EDR").value is None  # deferred without a reason: nothing to suggest
+    assert "Last month: written off — shared mailbox, by Abe Approver." in texts(at)
+    assert len(_undos(engine)) == 2  # shown, not applied: this month has no decision yet
+    assert "1 of 3 clients, 6 gaps left" in texts(at)
