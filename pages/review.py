@@ -198,7 +198,8 @@ def _bulk_summary(action: str, count: int, monthly: int, one_time: int) -> str:
 with st.expander("Decide many gaps at once", icon=":material/checklist:"):
     bulk_decisions()
 
-only_open = st.toggle("Only clients with open gaps", value=True, key="review_only_open")
+progress_text, filter_col, restart = st.columns([3.5, 2.2, 1], vertical_alignment="center")
+only_open = filter_col.toggle("Only clients with open gaps", value=True, key="review_only_open")
 ranked = (
     gaps.group_by("client_id", "client")
     .agg(pl.col("open").sum().alias("open_gaps"), pl.col("open_monthly_cents").sum().alias("leakage"))
@@ -260,7 +261,6 @@ chosen = nav_pick.selectbox(
 if chosen != current:
     st.session_state["review_client"] = chosen
     st.rerun()
-progress_text, restart = st.columns([5, 1], vertical_alignment="center")
 progress_text.markdown(
     f"**{position + 1} of {len(client_ids)} clients, {gaps_left} gap{'s' * (gaps_left != 1)} left**",
     help="The order is fixed when the walk starts, so decisions never reshuffle it.",
@@ -353,49 +353,6 @@ common.stale_flag(
     advice="The rows marked ⚠ may be out of date: refresh on the Sources page before deciding on them.",
 )
 
-st.dataframe(
-    {
-        "Product": rows["product"].to_list(),
-        "Contracted": rows["billed_qty"].to_list(),
-        "Observed": rows["observed_qty"].to_list(),
-        "Excluded": rows["excluded_qty"].to_list(),
-        "Billable": rows["billable_qty"].to_list(),
-        "Gap": rows["delta_qty"].to_list(),
-        "Unit price": [common.money(v) for v in rows["unit_price_cents"]],
-        "Monthly": [common.money(v) for v in rows["monthly_amount_cents"]],
-        "Back-bill": [common.money(v) for v in rows["back_bill_cents"]],
-        "Since": [v or "" for v in rows["since"].to_list()],
-        "Source": [common.stale_mark(v, stale_here) for v in rows["sources"]],
-        "Status": [
-            common.STATUS_LABELS.get(status, status)
-            + (f" → {decision.replace('_', ' ')}" if decision else "")
-            for status, decision in zip(rows["status"], rows["decision"], strict=True)
-        ],
-    },
-    hide_index=True,
-    width="stretch",
-    column_order=[  # Excluded only when something is excluded: the row stays readable on a laptop
-        name for name in TABLE_COLUMNS if name != "Excluded" or int(rows["excluded_qty"].sum()) != 0
-    ],
-    column_config={
-        "Contracted": st.column_config.NumberColumn("Contracted", width=82),
-        "Observed": st.column_config.NumberColumn("Observed", width=76),
-        "Excluded": st.column_config.NumberColumn("Excluded", width=74),
-        "Billable": st.column_config.NumberColumn("Billable", width=70),
-        "Gap": st.column_config.NumberColumn("Gap", width=50),
-        "Unit price": st.column_config.TextColumn("Unit price", width=72),
-        "Monthly": st.column_config.TextColumn("Monthly", width=80),
-        "Back-bill": st.column_config.TextColumn("Back-bill", width=80),
-        "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
-        "Source": st.column_config.TextColumn(
-            "Source",
-            width=88,
-            help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
-        ),
-        "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
-    },
-    key="review_table",
-)
 
 if not may_decide:
     st.info(
@@ -550,6 +507,7 @@ def _next_gap() -> None:
     if open_codes:
         at = open_codes.index(highlighted) if highlighted in open_codes else -1
         st.session_state["review_gap"] = open_codes[(at + 1) % len(open_codes)]
+        st.session_state["review_scroll_gap"] = True  # only G scrolls: after a decision the page holds still
 
 
 keys_hint, next_gap = st.columns([5, 1.4], vertical_alignment="center")
@@ -565,16 +523,13 @@ next_gap.button(
     width="stretch",
     disabled=len(open_codes) < 2,
 )
-if highlighted and st.session_state.get("review_scrolled_gap") != (current, highlighted):
-    first_of_client = st.session_state.get("review_scrolled_gap", (None,))[0] != current
-    st.session_state["review_scrolled_gap"] = (current, highlighted)
-    if not first_of_client:  # a new client starts at the top; a next gap is brought into view
-        st.html(
-            f"<script>window.parent.document.querySelector('.st-key-gap_row_{highlighted}')"
-            "?.scrollIntoView({block: 'center'});</script>",
-            unsafe_allow_javascript=True,
-            width=1,
-        )
+if highlighted and st.session_state.pop("review_scroll_gap", False):
+    st.html(
+        f"<script>/* {highlighted} */ window.parent.document.querySelector('.st-key-gap_row_{highlighted}')"
+        "?.scrollIntoView({block: 'center'});</script>",
+        unsafe_allow_javascript=True,
+        width=1,
+    )
 for gap in rows.iter_rows(named=True):
     is_open = bool(gap["open"])
     if not is_open and gap["decision"] is None:
@@ -615,7 +570,7 @@ for gap in rows.iter_rows(named=True):
         )
         note = note_col.text_input("Note (audit log and invoice line)", key=f"note_{code}")
         submitted = record.form_submit_button(
-            f"Record · {gap['product']}",
+            f"Record · {code}",
             type="primary",
             disabled=not may_decide,
             width="stretch",
@@ -667,6 +622,53 @@ for gap in rows.iter_rows(named=True):
                 "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
             }
             st.rerun()
+
+
+# Every product of the client, matched or not, below the decisions (which stay above the fold).
+st.subheader("All products", anchor=False)
+st.dataframe(
+    {
+        "Product": rows["product"].to_list(),
+        "Contracted": rows["billed_qty"].to_list(),
+        "Observed": rows["observed_qty"].to_list(),
+        "Excluded": rows["excluded_qty"].to_list(),
+        "Billable": rows["billable_qty"].to_list(),
+        "Gap": rows["delta_qty"].to_list(),
+        "Unit price": [common.money(v) for v in rows["unit_price_cents"]],
+        "Monthly": [common.money(v) for v in rows["monthly_amount_cents"]],
+        "Back-bill": [common.money(v) for v in rows["back_bill_cents"]],
+        "Since": [v or "" for v in rows["since"].to_list()],
+        "Source": [common.stale_mark(v, stale_here) for v in rows["sources"]],
+        "Status": [
+            common.STATUS_LABELS.get(status, status)
+            + (f" → {decision.replace('_', ' ')}" if decision else "")
+            for status, decision in zip(rows["status"], rows["decision"], strict=True)
+        ],
+    },
+    hide_index=True,
+    width="stretch",
+    column_order=[  # Excluded only when something is excluded: the row stays readable on a laptop
+        name for name in TABLE_COLUMNS if name != "Excluded" or int(rows["excluded_qty"].sum()) != 0
+    ],
+    column_config={
+        "Contracted": st.column_config.NumberColumn("Contracted", width=82),
+        "Observed": st.column_config.NumberColumn("Observed", width=76),
+        "Excluded": st.column_config.NumberColumn("Excluded", width=74),
+        "Billable": st.column_config.NumberColumn("Billable", width=70),
+        "Gap": st.column_config.NumberColumn("Gap", width=50),
+        "Unit price": st.column_config.TextColumn("Unit price", width=72),
+        "Monthly": st.column_config.TextColumn("Monthly", width=80),
+        "Back-bill": st.column_config.TextColumn("Back-bill", width=80),
+        "Since": st.column_config.TextColumn("Since", width=80, help="The month the gap opened (YYYY-MM)."),
+        "Source": st.column_config.TextColumn(
+            "Source",
+            width=88,
+            help="Where the observed count comes from; ⚠ stale: older than twice its schedule.",
+        ),
+        "Status": st.column_config.TextColumn("Status", help="With the decision taken, if any."),
+    },
+    key="review_table",
+)
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
