@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, aliased
 
 from mcc.errors import MccError
 from mcc.money import HOUR_PLACES, RATE_PLACES, round_cents, to_decimal, to_str, trimmed
@@ -23,6 +23,13 @@ from store.models import Client, Contract, Decision, Invoice, InvoiceLine, Produ
 TIME_CATEGORIES = ("time", "labor", "labour")
 TIME_CODES = ("TIME", "LABOR", "LABOUR")
 WITHDRAWS_BACK_BILL = ("write_off", "defer")
+
+
+def _standing() -> ColumnElement[bool]:
+    """Decisions that still stand: not an undo, and not reversed by one (both stand for nothing)."""
+    undo = aliased(Decision)
+    reversed_ids = select(undo.reverses_decision_id).where(undo.reverses_decision_id.is_not(None))
+    return Decision.reverses_decision_id.is_(None) & Decision.id.not_in(reversed_ids)
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,7 @@ def carried_back_bills(session: Session, client_id: int, period: str, draft_id: 
     billed_gaps: set[tuple[str, int | None]] = set()
     for decision in session.scalars(
         select(Decision)
-        .where(Decision.client_id == client_id, Decision.period.in_(settled))
+        .where(Decision.client_id == client_id, Decision.period.in_(settled), _standing())
         .order_by(Decision.id)
     ):
         gap = (decision.period, decision.product_id)
@@ -261,7 +268,7 @@ def plan_draft(session: Session, client: Client, period: str, *, draft_id: int |
             in_force[contract.product_id] = contract
     decisions = session.scalars(
         select(Decision)
-        .where(Decision.client_id == client.id, Decision.period == period)
+        .where(Decision.client_id == client.id, Decision.period == period, _standing())
         .order_by(Decision.id)
     ).all()
     # Append-only: per gap, the newest bump annotates the recurring line, and the newest back-bill is

@@ -97,12 +97,14 @@ def _bump(
         )
     ).all()
     closed = []
+    ends: dict[str, str | None] = {}  # what each closed line's end was, so an undo can put it back
     price = None
     for line in lines:
         if line.start >= effective:
             raise DecisionError(
                 f"the contract line from {line.start} starts on or after {effective}; choose a later effective date"
             )
+        ends[str(line.id)] = line.end.isoformat() if line.end else None
         line.end = effective - timedelta(days=1)
         price = line.unit_price_cents if line.unit_price_cents is not None else price
         closed.append(line.id)
@@ -118,7 +120,7 @@ def _bump(
     )
     session.add(opened)
     session.flush()
-    return {"closed_contracts": closed, "opened_contract": opened.id}
+    return {"closed_contracts": closed, "closed_ends": ends, "opened_contract": opened.id}
 
 
 def _exclude(
@@ -356,6 +358,10 @@ def decide_bulk(
     if action not in BULK_ACTIONS:
         raise DecisionError(
             f"{action!r} cannot be decided in bulk; expected one of {', '.join(BULK_ACTIONS)}"
+        )
+    if action == "write_off" and not note.strip():
+        raise DecisionError(
+            "a bulk write-off needs a note saying why (it goes on every decision and the audit log)"
         )
     reconciliation = reconcile_period(engine, config or Config(), period, today=today)
     rows = filter.apply(reconciliation.gaps)

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from collectors import mapping
-from mcc import invoicing, onboarding, report, review
+from mcc import invoicing, onboarding, report, review, undo
 from mcc.permissions import require
 from pages import common
 
@@ -152,3 +152,22 @@ def client_report(client: str, period: str, format: str) -> str:
     """The client billing audit report (`mcc report client`), built when the download is clicked."""
     ctx = common.context()
     return report.client_report(ctx.reader, ctx.config, client, period, format=format)
+
+
+def undo_decision(decision_id: int, label: str = "") -> Any:
+    """Undo one decision (a reversing decision row); the gap is open again."""
+    ctx = common.context()
+    return common.attempt(
+        lambda: undo.undo(ctx.engine, common.actor(), decision_id),
+        success=f"{label}: undone, the gap is open again" if label else "Undone, the gap is open again",
+    )
+
+
+def undo_batch(batch_id: str, label: str = "") -> Any:
+    """Undo every decision of one bulk batch, all or nothing."""
+    ctx = common.context()
+    done = common.attempt(lambda: undo.undo_batch(ctx.engine, common.actor(), batch_id))
+    if done is not None:
+        count = len(done.undos)
+        st.session_state["flash"] = f"{label or 'Bulk decision'}: {count} gap{'s' * (count != 1)} open again"
+    return done

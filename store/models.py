@@ -399,7 +399,8 @@ class UserSession(Base):
 
 
 class Decision(Base):
-    """A person's decision on one gap (append-only): bump, back_bill, write_off, exclude, defer."""
+    """A person's decision on one gap (append-only): bump, back_bill, write_off, exclude, defer, or undo
+    (which names the decision it reverses in `reverses_decision_id`)."""
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_client_period", "client_id", "period"),)
@@ -419,6 +420,9 @@ class Decision(Base):
     batch_id: Mapped[str | None] = mapped_column(String(40))
     gap: Mapped[dict[str, Any]] = mapped_column(
         "gap_json", default=dict, comment="the gap as shown when decided"
+    )
+    reverses_decision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("decisions.id"), comment="an undo: the decision it reverses"
     )
 
 

@@ -47,9 +47,9 @@ def test_approver_bumps_a_gap(world: Config, engine: Engine) -> None:
     at = signed_in("approver", "pages/review.py")
     assert not at.exception
     assert "Entities to exclude" in [m.label for m in at.multiselect]
-    at.radio(key="action_WS").set_value("bump")
+    at.selectbox(key="action_WS").set_value("bump")
     at.text_input(key="note_WS").input("agreed on the call")
-    at.button(key="FormSubmitter:decide_WS-Record decision").click().run()
+    at.button(key="record_WS").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     with reading(engine) as session:
@@ -65,9 +65,9 @@ def test_approver_bumps_a_gap(world: Config, engine: Engine) -> None:
 
 def test_approver_excludes_a_shared_entity(world: Config, engine: Engine) -> None:
     at = signed_in("approver", "pages/review.py")
-    at.radio(key="action_WS").set_value("exclude")
+    at.selectbox(key="action_WS").set_value("exclude")
     at.multiselect(key="exclude_WS").set_value(["n1-0"])
-    at.button(key="FormSubmitter:decide_WS-Record decision").click().run()
+    at.button(key="record_WS").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.run()
     tables = [str(frame.value.to_dict()) for frame in at.dataframe]
@@ -80,7 +80,7 @@ def test_approver_excludes_a_shared_entity(world: Config, engine: Engine) -> Non
 def test_viewer_with_forged_roles_cannot_decide(world: Config, engine: Engine) -> None:
     at = signed_in("viewer", "pages/review.py", roles=["approver", "invoicer", "admin"])
     assert not at.exception
-    assert at.button(key="FormSubmitter:decide_WS-Record decision").disabled
+    assert at.button(key="record_WS").disabled
     assert "deciding on gaps needs the approver role" in texts(at)
 
 
@@ -229,8 +229,9 @@ def test_bulk_decision_covers_the_filtered_gaps_with_one_note(world: Config, eng
     at.text_input(key="bulk_max").input("100.00").run()
     assert "**3 gaps match** · $136.50/mo" in texts(at)  # the three $45.50 EDR gaps, not the $315 WS ones
     at.selectbox(key="bulk_action").set_value("write_off")
-    at.text_input(key="bulk_note").input("too small to chase")
+    at.text_input(key="bulk_note").input("too small to chase").run()
     at.button(key="bulk_decide").click().run()
+    at.button(key="bulk_confirm_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     with reading(engine) as session:
         decisions = [
@@ -250,6 +251,7 @@ def test_bulk_bump_moves_each_contract_to_the_observed_quantity(world: Config, e
     at.selectbox(key="bulk_action").set_value("bump").run()
     assert "**3 gaps match** · $945.00/mo" in texts(at)
     at.button(key="bulk_decide").click().run()
+    at.button(key="bulk_confirm_yes").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     with reading(engine) as session:
         bumped = {d.client_id: d.quantity for d in session.scalars(select(Decision))}

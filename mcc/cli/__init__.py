@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mcc.cli.review",
         "Decide every undecided gap matching the filter; each is recorded individually under one batch id.",
     ),
+    "undo": (
+        "mcc.cli.review",
+        "Undo a decision (or a whole bulk batch): the gap is open again; refused once it is on a sent invoice.",
+    ),
     "demo": (
         "mcc.cli.demo",
         "Seed ~40 clients with 12 months of history and planted drift, start the sandbox, worker and app.",

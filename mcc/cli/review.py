@@ -1,4 +1,5 @@
-"""`mcc decide`, `mcc decide-bulk` and `mcc time approve|write-off`: the review workflow at the terminal."""
+"""`mcc decide`, `mcc decide-bulk`, `mcc undo` and `mcc time approve|write-off`: the review workflow at the
+terminal."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from mcc.review import (
     find_client,
     write_off_time,
 )
+from mcc.undo import undo, undo_batch
 from store.db import reading
 
 
@@ -117,6 +119,31 @@ def decide_bulk_command(
     )
 
 
+def undo_command(
+    decision: int | None = typer.Argument(
+        None, help="the decision's id (`decision N` as printed by mcc decide)"
+    ),
+    batch: str | None = typer.Option(None, "--batch", help="undo every decision of this bulk batch instead"),
+    note: str = typer.Option("", "--note", help="why, for the audit log"),
+    as_user: AsUser = None,
+) -> None:
+    """Undo a decision (or a whole bulk batch): the gap is open again; refused once it is on a sent invoice."""
+    if (decision is None) == (batch is None):
+        raise MccError("give a decision id or --batch BATCH_ID (one of them)")
+    context = open_context()
+    actor = cli_actor(context, as_user)
+    if batch is not None:
+        done = undo_batch(context.engine, actor, batch, note)
+    else:
+        assert decision is not None
+        done = undo(context.engine, actor, decision, note)
+    for written, reversed_decision in zip(done.undos, done.reversed, strict=True):
+        Console().print(
+            f"decision {written.id}: undid {reversed_decision.action} #{reversed_decision.id} "
+            f"for {reversed_decision.period}; the gap is open again"
+        )
+
+
 time_app = typer.Typer(
     no_args_is_help=True, help="Unbilled time: approve for the next invoice, or write off."
 )
@@ -149,4 +176,5 @@ def time_write_off(
 def register(app: typer.Typer) -> None:
     app.command("decide")(decide_command)
     app.command("decide-bulk")(decide_bulk_command)
+    app.command("undo")(undo_command)
     app.add_typer(time_app, name="time")

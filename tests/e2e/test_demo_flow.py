@@ -56,7 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300  # seeding the demo on a busy machine
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"mcc demo exited with {process.returncode}")
@@ -67,7 +67,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 pass
             time.sleep(0.5)
         else:
-            pytest.fail("the demo app did not come up within 180 s")
+            pytest.fail("the demo app did not come up within 300 s")
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -88,10 +88,11 @@ def test_review_approve_draft_push(demo: str) -> None:
         wait_for_app(page)
         heading = page.locator("h2").first.inner_text()
         assert heading, "a client is on screen"
-        page.get_by_role("textbox", name="Note (goes to the audit log and the invoice line)").first.fill(
-            "agreed on the call"
-        )
-        page.get_by_role("button", name="Record decision").first.click()
+        row = page.locator("[class*='st-key-gap_row_']").first
+        row.get_by_role("combobox", name="Decision").click()
+        page.get_by_role("option", name="Bump the agreement to the observed quantity").click()
+        row.get_by_role("textbox", name="Note (audit log and invoice line)").fill("agreed on the call")
+        row.get_by_role("button", name="Record ·").click()
         settle(page)
         page.get_by_text("bump recorded").first.wait_for(timeout=15_000)
 
