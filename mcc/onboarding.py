@@ -4,6 +4,7 @@ source expects (and whether they are set, never their values), and the connectio
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import tomllib
@@ -17,6 +18,7 @@ from collectors.http import HttpPolicy, redact
 from collectors.registry import SOURCE_KINDS
 from mcc.config import Config, Environment, SourceConfig, env_var, read_secrets
 from mcc.errors import AuthFailed, ConfigError, MccError, SourceError
+from store.audit import KEY_ENV as AUDIT_KEY_ENV
 
 # A connection check should answer in seconds, not wait out a long outage.
 CHECK_POLICY = HttpPolicy(
@@ -109,12 +111,20 @@ def app_env() -> list[EnvVar]:
     cookie = env.cookie_key.get_secret_value() if env.cookie_key else ""
     secret = env.secret_key.get_secret_value() if env.secret_key else ""
     short = "shorter than 32 bytes" if cookie and len(cookie.encode()) < 32 else ""
+    audit = os.environ.get(AUDIT_KEY_ENV, "")
     return [
         EnvVar(
             "MCC_COOKIE_KEY", "signs the app's sign-in cookies; at least 32 bytes", True, bool(cookie), short
         ),
         EnvVar(
             "MCC_SECRET_KEY", "encrypts the accounting refresh token kept in the database", True, bool(secret)
+        ),
+        EnvVar(
+            AUDIT_KEY_ENV,
+            "keys the audit log's chain (HMAC) so a database writer cannot rewrite it; at least 32 bytes",
+            True,
+            bool(audit),
+            "shorter than 32 bytes" if audit and len(audit.encode()) < 32 else "",
         ),
     ]
 

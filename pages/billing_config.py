@@ -240,7 +240,10 @@ with tab_files:
             )
             if summary is not None:
                 st.session_state["flash"] = str(summary)
+                st.session_state["book_warnings"] = list(summary.warnings)
                 st.rerun()
+        for warning in st.session_state.pop("book_warnings", []):
+            st.warning(common.md(warning), icon=":material/warning:")
     with right:
         st.markdown("**Export**")
         st.download_button(

@@ -20,6 +20,7 @@ HIDDEN = {
     "batch_id",
     "revision",
     "opened_contract",
+    "closed_ends",
     "file",
     "kind",
 }

@@ -435,8 +435,10 @@ def _decided_row(gap: dict[str, Any], title: str, found: pl.DataFrame) -> None:
         what.markdown(f"✓ {title}")
         if gap["decision_id"] is not None and may_decide:
             undo_col.button(
-                f"Undo {ACTION_SHORT.get(gap['decision'], gap['decision'])} · {gap['product']}",
+                f"Undo · {code}",
                 key=f"undo_{gap['decision_id']}",
+                help=f"Undo “{ACTION_SHORT.get(gap['decision'], gap['decision'])}” on {gap['product']}: the gap "
+                "is open again (audited).",
                 on_click=_undo,
                 args=(int(gap["decision_id"]), f"{client_name} / {gap['product']}"),
                 icon=":material/undo:",

@@ -72,6 +72,7 @@ def test_init_writes_a_loadable_commented_file_and_prints_the_env_vars(tmp_path:
         "MCC_QUICKBOOKS_REFRESH_TOKEN",
         "MCC_COOKIE_KEY",
         "MCC_SECRET_KEY",
+        "MCC_AUDIT_KEY",
     ):
         assert name in result.output
     assert 'python -c "import secrets; print(secrets.token_urlsafe(48))"' in result.output
@@ -259,6 +260,7 @@ def test_sources_list_shows_hosts_schedules_and_which_env_vars_are_set(
 ) -> None:
     monkeypatch.delenv("MCC_NINJA_EU_CLIENT_ID")
     monkeypatch.setenv("MCC_COOKIE_KEY", "too-short-a-key")
+    monkeypatch.setenv("MCC_AUDIT_KEY", "short-audit")
     result = runner.invoke(app, ["sources", "list"])
     assert result.exit_code == 0, result.output
     output = result.output
@@ -270,6 +272,7 @@ def test_sources_list_shows_hosts_schedules_and_which_env_vars_are_set(
     assert SECRET not in output
     assert "MCC_COOKIE_KEY (set, but shorter than 32 bytes)" in output
     assert "too-short-a-key" not in output
+    assert "MCC_AUDIT_KEY (set, but shorter than 32 bytes)" in output and "short-audit" not in output
 
 
 def test_a_refused_scope_is_named(ninja: Ninja) -> None:
