@@ -104,7 +104,10 @@ def test_a_decided_row_and_the_history_each_offer_undo(world: Config, engine: En
     at = review("approver")
     record(at, "WS", "defer")
     record(at, "EDR", "write_off")
-    assert at.button(key="undo_1").label == "Undo deferred · Managed workstation"
+    assert at.button(key="undo_1").label == "Undo · WS"
+    assert (
+        "deferred" in at.button(key="undo_1").help and "Managed workstation" in at.button(key="undo_1").help
+    )
     at.button(key="undo_1").click().run()
     assert not at.exception and not at.error
     assert _undos(engine)[-1] == ("undo", 1)
