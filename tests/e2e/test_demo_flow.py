@@ -94,7 +94,7 @@ def test_review_approve_draft_push(demo: str) -> None:
         row.get_by_role("textbox", name="Note (audit log and invoice line)").fill("agreed on the call")
         row.get_by_role("button", name="Record ·").click()
         settle(page)
-        page.get_by_text("bump recorded").first.wait_for(timeout=15_000)
+        page.get_by_text("Just recorded:").first.wait_for(timeout=60_000)
 
         page.goto(f"{demo}/invoices")
         wait_for_app(page)
@@ -106,9 +106,9 @@ def test_review_approve_draft_push(demo: str) -> None:
         settle(page)
         page.get_by_role("button", name="Approve").click()
         settle(page)
-        page.get_by_role("button", name="Push to quickbooks").click()
+        page.get_by_role("button", name="Push to QuickBooks Online").click()
         settle(page)
-        page.get_by_text("In quickbooks as invoice").wait_for(timeout=30_000)
+        page.get_by_text("In QuickBooks Online as invoice").wait_for(timeout=60_000)
         page.screenshot(path=str(ROOT / "screenshots" / "e2e-pushed.png"))
 
 
