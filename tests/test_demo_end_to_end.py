@@ -33,6 +33,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     monkeypatch.undo()
 
 
+@pytest.fixture(autouse=True)
+def demo_audit_key(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo keys its audit chain; a decision made here signs with the same key."""
+    monkeypatch.setenv("MCC_AUDIT_KEY", demo.env["MCC_AUDIT_KEY"])
+
+
 def _reconcile(*args: str) -> dict:
     result = CliRunner().invoke(app, ["reconcile", "--format", "json", *args])
     assert result.exit_code == 0, result.output

@@ -38,7 +38,7 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-def wait_for_app(page: Page, timeout: float = 30_000) -> None:
+def wait_for_app(page: Page, timeout: float = 90_000) -> None:
     """Connected, the script finished, no skeletons left (Streamlit's e2e wait_for_app_run)."""
     page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
@@ -48,7 +48,7 @@ def wait_for_app(page: Page, timeout: float = 30_000) -> None:
     settle(page, timeout)
 
 
-def settle(page: Page, timeout: float = 30_000) -> None:
+def settle(page: Page, timeout: float = 90_000) -> None:
     """The sign-in cookie component reruns the script once after load: wait until a run has finished
     and nothing has started again for half a second, with no stale elements left."""
     deadline = time.monotonic() + timeout / 1000
