@@ -404,7 +404,7 @@ def qbo_problems(host: str, recorded: list[tuple[Request, Response]]) -> list[st
             problems += [
                 f"{where}: request field {p!r}" for p in qbo_undeclared("Invoice", _json(request.body))
             ]
-        if response.status >= 300:
+        if response.status >= 500:  # a 400 Fault is checked too (IntuitResponse.Fault)
             continue
         body = _json(response.encode())
         for key, value in body.items():
