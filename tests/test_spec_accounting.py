@@ -115,9 +115,9 @@ WRITERS: dict[str, Any] = {
 
 
 @pytest.fixture(params=sorted(WRITERS))
-def writer_exchanges(
+def writer_exchanges(  # type: ignore[no-untyped-def]
     request: pytest.FixtureRequest, write_config, engine, monkeypatch
-) -> tuple[str, str, list[tuple[Request, Response]]]:  # type: ignore[no-untyped-def]
+) -> tuple[str, str, list[tuple[Request, Response]]]:
     """Validation error, then a 500 on the create (an unknown outcome), then the retry: a lookup by our
     reference and the create."""
     kind = request.param
@@ -233,7 +233,7 @@ def _openapi_operation(document: dict[str, Any], prefix: str, request: Request) 
     local = request.path[len(prefix) :]
     exact = [t for t in document["paths"] if t == local]
     for template in exact or [t for t in document["paths"] if _template_match(t, local)]:
-        operation = document["paths"][template].get(request.method.lower())
+        operation: dict[str, Any] | None = document["paths"][template].get(request.method.lower())
         if operation is not None:
             return operation
     return None
