@@ -11,10 +11,11 @@ from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from collectors.records import Batch
+from collectors.records import Entity as EntityRecord
 from mcc.money import round_cents
 from store.models import (
     ClientOrg,
@@ -24,6 +25,7 @@ from store.models import (
     MonthlyCount,
     Observation,
     SourceOrg,
+    StagedEntity,
     TimeEntry,
 )
 
@@ -75,9 +77,9 @@ def aggregate(batch: Batch) -> dict[KeyTuple, Totals]:
     return dict(totals)
 
 
-def _upsert_orgs(session: Session, source: str, batch: Batch, at: datetime) -> int:
+def _upsert_orgs(session: Session, source: str, batch: Batch, at: datetime, extra: Iterable[str] = ()) -> int:
     names = {org.external_id: org.name for org in batch.orgs.values()}
-    referenced = [e.org for e in batch.entities.values()] + [c.org for c in batch.counts]
+    referenced = [e.org for e in batch.entities.values()] + [c.org for c in batch.counts] + list(extra)
     for org in referenced + [t.org for t in batch.time_entries.values()]:
         names.setdefault(org, org)
     existing = {
@@ -328,6 +330,162 @@ def write_batch(
     time_entries = _upsert_time(session, source, batch)
     return WriteStats(
         orgs=orgs, keys=len(values), changed=changed, entities=len(batch.entities), time_entries=time_entries
+    )
+
+
+def stage_entities(session: Session, run_id: int, entities: Iterable[EntityRecord]) -> int:
+    """Hold a bounded batch of a running sync's entities under its run. An entity read again later in the
+    run replaces its earlier row (the last reading wins, as within one batch)."""
+    rows = {(record.metric, record.external_id): record for record in entities}
+    if not rows:
+        return 0
+    for metric in {metric for metric, _ in rows}:
+        ids = [external_id for m, external_id in rows if m == metric]
+        session.execute(
+            delete(StagedEntity).where(
+                StagedEntity.run_id == run_id,
+                StagedEntity.metric == metric,
+                StagedEntity.external_id.in_(ids),
+            )
+        )
+    session.execute(
+        insert(StagedEntity),
+        [
+            {
+                "run_id": run_id,
+                "metric": metric,
+                "external_id": external_id,
+                "org_external_id": record.org,
+                "key_attrs_json": attrs_json(record.attrs),
+                "name": record.name[:200],
+                "attrs": {**dict(record.details), **dict(record.attrs)},
+            }
+            for (metric, external_id), record in rows.items()
+        ],
+    )
+    return len(rows)
+
+
+def drop_staged(session: Session, run_id: int) -> None:
+    session.execute(delete(StagedEntity).where(StagedEntity.run_id == run_id))
+
+
+def staged_totals(session: Session, run_id: int, batch: Batch) -> dict[KeyTuple, Totals]:
+    """What `aggregate` gives for the whole run: one per staged entity, plus the vendor-stated counts."""
+    totals: dict[KeyTuple, Totals] = defaultdict(Totals)
+    grouped = session.execute(
+        select(
+            StagedEntity.org_external_id,
+            StagedEntity.metric,
+            StagedEntity.key_attrs_json,
+            func.count(),
+        )
+        .where(StagedEntity.run_id == run_id)
+        .group_by(StagedEntity.org_external_id, StagedEntity.metric, StagedEntity.key_attrs_json)
+    )
+    for org, metric, key_attrs, units in grouped:
+        totals[(org, metric, key_attrs)].add(units, None)
+    for entity in batch.entities.values():  # not staged yet
+        totals[(entity.org, entity.metric, attrs_json(entity.attrs))].add(1, None)
+    for count in batch.counts:
+        totals[(count.org, count.metric, attrs_json(count.attrs))].add(count.quantity, count.unit_cost_cents)
+    return dict(totals)
+
+
+def _apply_staged(
+    session: Session, source: str, run_id: int, keys: dict[KeyTuple, int], at: datetime, chunk: int
+) -> int:
+    """Entities from the run's staged rows, a bounded chunk at a time so memory stays flat."""
+    applied, after = 0, 0
+    while True:
+        staged = list(
+            session.scalars(
+                select(StagedEntity)
+                .where(StagedEntity.run_id == run_id, StagedEntity.id > after)
+                .order_by(StagedEntity.id)
+                .limit(chunk)
+            )
+        )
+        if not staged:
+            return applied
+        after = staged[-1].id
+        existing = {
+            (row.metric, row.external_id): row
+            for metric in {record.metric for record in staged}
+            for row in session.scalars(
+                select(Entity).where(
+                    Entity.source == source,
+                    Entity.metric == metric,
+                    Entity.external_id.in_([s.external_id for s in staged if s.metric == metric]),
+                )
+            )
+        }
+        for record in staged:
+            key_id = keys[(record.org_external_id, record.metric, record.key_attrs_json)]
+            row = existing.get((record.metric, record.external_id))
+            if row is None:
+                session.add(
+                    Entity(
+                        source=source,
+                        metric=record.metric,
+                        external_id=record.external_id,
+                        org_external_id=record.org_external_id,
+                        key_id=key_id,
+                        name=record.name,
+                        attrs=record.attrs,
+                        first_seen=at,
+                        last_seen=at,
+                    )
+                )
+            else:
+                row.org_external_id, row.key_id, row.name, row.attrs, row.last_seen = (
+                    record.org_external_id,
+                    key_id,
+                    record.name,
+                    record.attrs,
+                    at,
+                )
+        applied += len(staged)
+        session.flush()
+        session.expunge_all()  # what is flushed need not stay in memory
+
+
+def write_staged(
+    session: Session,
+    *,
+    source: str,
+    metrics: tuple[str, ...],
+    batch: Batch,
+    totals: dict[KeyTuple, Totals],
+    at: datetime,
+    run_id: int,
+    hold: frozenset[tuple[str, str]] = frozenset(),
+    chunk: int = 5000,
+) -> WriteStats:
+    """`write_batch` for a run whose entities were staged (`stage_entities`) while it read: the same store
+    afterwards, with the staged rows applied and then deleted. `batch` holds the rest of the run (orgs,
+    vendor-stated counts, time entries) and no entities; `totals` is `staged_totals` of the run."""
+    assert not batch.entities, "stage a run's entities before its switch-over"
+    staged_orgs = session.scalars(
+        select(StagedEntity.org_external_id).where(StagedEntity.run_id == run_id).distinct()
+    )
+    orgs = _upsert_orgs(session, source, batch, at, extra=staged_orgs)
+    keys = _key_ids(session, source, metrics, totals)
+    values = {
+        key_id: totals.get(key, Totals())
+        for key, key_id in keys.items()
+        if (key[1] in metrics or key in totals) and (key[0], key[1]) not in hold
+    }
+    changed = 0
+    if values:
+        changed = _observe(session, values, at, run_id)
+        _roll_up(session, values, at.date())
+    session.flush()
+    entities = _apply_staged(session, source, run_id, keys, at, chunk)
+    time_entries = _upsert_time(session, source, batch)
+    drop_staged(session, run_id)
+    return WriteStats(
+        orgs=orgs, keys=len(values), changed=changed, entities=entities, time_entries=time_entries
     )
 
 

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collectors.records import Batch
-from store.counts import aggregate
+from store.counts import KeyTuple, Totals
 from store.frames import attr_text
 from store.models import Mapping
 
@@ -24,7 +23,9 @@ def _matches(where: dict[str, Any], attrs: dict[str, str]) -> bool:
     return True
 
 
-def uncovered(session: Session, source: str, batch: Batch, watched: dict[str, str]) -> list[dict[str, Any]]:
+def uncovered(
+    session: Session, source: str, totals: dict[KeyTuple, Totals], watched: dict[str, str]
+) -> list[dict[str, Any]]:
     """[{metric, attr, value, quantity}] for each value of a watched attribute (metric → attribute) whose
     units no mapping of this source and metric matches, largest first."""
     if not watched:
@@ -33,14 +34,14 @@ def uncovered(session: Session, source: str, batch: Batch, watched: dict[str, st
     for mapping in session.scalars(select(Mapping).where(Mapping.source == source)):
         rules[mapping.metric].append(mapping.where or {})
     left: dict[tuple[str, str, str], int] = defaultdict(int)
-    for (_org, metric, attrs_text), totals in aggregate(batch).items():
+    for (_org, metric, attrs_text), key_totals in totals.items():
         attr = watched.get(metric)
-        if attr is None or totals.quantity <= 0:
+        if attr is None or key_totals.quantity <= 0:
             continue
         attrs = json.loads(attrs_text)
         if any(_matches(where, attrs) for where in rules.get(metric, [])):
             continue
-        left[(metric, attr, attrs.get(attr, ""))] += totals.quantity
+        left[(metric, attr, attrs.get(attr, ""))] += key_totals.quantity
     return [
         {"metric": metric, "attr": attr, "value": value, "quantity": quantity}
         for (metric, attr, value), quantity in sorted(left.items(), key=lambda item: (-item[1], item[0]))

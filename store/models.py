@@ -571,3 +571,20 @@ class RequestSlot(Base):
     id: Mapped[intpk]
     key: Mapped[str] = mapped_column(String(200), comment="kind:source name")
     at: Mapped[float] = mapped_column(comment="seconds since the epoch, this host's clock")
+
+
+class StagedEntity(Base):
+    """An entity a running sync has read, held under its run until the run switches over in one short
+    transaction (collectors/sync.py); a failed or suspicious run's rows are deleted, never applied."""
+
+    __tablename__ = "staged_entities"
+    __table_args__ = (UniqueConstraint("run_id", "metric", "external_id"),)
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"))
+    metric: Mapped[str40]
+    external_id: Mapped[str200]
+    org_external_id: Mapped[str200]
+    key_attrs_json: Mapped[str] = mapped_column(Text, comment="the counted attributes, canonical JSON")
+    name: Mapped[str200]
+    attrs: Mapped[dict[str, Any]] = mapped_column("attrs_json", default=dict)
