@@ -38,4 +38,4 @@ typecheck:
 	uv run mypy
 
 pytest:
-	uv run pytest
+	uv run pytest -n auto
