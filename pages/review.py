@@ -52,6 +52,7 @@ user = common.require_user()
 ctx = common.context()
 period = common.period()
 data = common.version()
+seen = recon.entity_version(ctx.reader)  # what the client's entity views are keyed on (decisions leave it)
 result = common.reconciliation(period, data)
 gaps = result.gaps.filter(pl.col("client_id").is_not_null())
 
@@ -360,14 +361,25 @@ if not may_decide:
     )
 
 
-@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def entities(client: int, product_code: str, period_text: str, version: common.DataVersion) -> pl.DataFrame:
-    return recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text)
+@st.cache_resource(ttl=300, max_entries=64, show_spinner=False)
+def client_read(client: int, period_text: str, version: tuple[int, int, int, str]) -> recon.ClientEntities:
+    """The client's entities, read once per client and entity version and shared (immutable frames) by every
+    gap's list, the suggested exclusions and what each entity is counted toward."""
+    return recon.client_entities(ctx.reader, client, period_text)
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def candidates(client: int, period_text: str, version: common.DataVersion) -> pl.DataFrame:
-    return recon.exclusion_candidates(ctx.reader, ctx.config, client, period_text)
+def entities(
+    client: int, product_code: str, period_text: str, version: tuple[int, int, int, str]
+) -> pl.DataFrame:
+    read = client_read(client, period_text, version)
+    return recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text, read=read)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def candidates(client: int, period_text: str, version: tuple[int, int, int, str]) -> pl.DataFrame:
+    read = client_read(client, period_text, version)
+    return recon.exclusion_candidates(ctx.reader, ctx.config, client, period_text, read=read)
 
 
 def _entity_name(names: dict[str, str], external_id: str) -> str:
@@ -531,7 +543,7 @@ for gap in rows.iter_rows(named=True):
     stale_gap = [name for name in common.source_names(gap["sources"]) if name in stale_here]
     if stale_gap:
         title += f" · ⚠ stale data from {', '.join(stale_gap)}"
-    found = entities(client_id, code, period, data).sort(
+    found = entities(client_id, code, period, seen).sort(
         ["first_seen", "name"], descending=[True, False], nulls_last=True
     )
     if not is_open:
@@ -711,14 +723,14 @@ if past:
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
 def counted_toward(
-    client: int, codes: tuple[str, ...], period_text: str, version: common.DataVersion
+    client: int, codes: tuple[str, ...], period_text: str, version: tuple[int, int, int, str]
 ) -> dict[int, str]:
     """entity id -> the product whose count it is in (the first of `codes`, the costliest gap, when several)."""
     feeds: dict[int, str] = {}
+    read = client_read(client, period_text, version)
     for product_code in codes:
-        for entity_id in recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text)[
-            "entity_id"
-        ]:
+        found = recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text, read=read)
+        for entity_id in found["entity_id"]:
             feeds.setdefault(int(entity_id), product_code)
     return feeds
 
@@ -748,7 +760,7 @@ def _exclude(product_code: str, entity_ids: list[str], reason: str) -> None:
         st.rerun()
 
 
-suggested = candidates(client_id, period, data)
+suggested = candidates(client_id, period, seen)
 st.subheader("Suggested exclusions", anchor=False)
 if suggested.height == 0:
     st.caption(
@@ -767,7 +779,7 @@ else:
             "product_code"
         ].to_list()
     )
-    feeds = counted_toward(client_id, codes, period, data)
+    feeds = counted_toward(client_id, codes, period, seen)
     products = dict(zip(rows["product_code"], rows["product"], strict=True))
     listed = suggested.with_columns(
         product_code=pl.col("entity_id").replace_strict(feeds, default=None, return_dtype=pl.String),
