@@ -511,6 +511,34 @@ def _next_gap() -> None:
         st.session_state["review_scroll_gap"] = True  # only G scrolls: after a decision the page holds still
 
 
+def _record(client_id: int, code: str, gap: dict[str, Any], client_name: str) -> None:
+    """Record a gap's decision in its button's callback, before the page runs: the run that follows
+    already shows the decision, so a click is one script run (not a run, a write and a rerun)."""
+    state = st.session_state
+    action = state.get(f"action_{code}")
+    if action is None:
+        state[f"review_problem_{code}"] = f"{common.md(gap['product'])}: choose a decision first."
+        return
+    decided = actions.record_decision(
+        client_id=client_id,
+        product_code=code,
+        period=period,
+        action=action,
+        quantity=int(state.get(f"qty_{code}") or 0) if action == "bump" else None,
+        effective_date=state.get(f"effective_{code}") if action == "bump" else None,
+        note=state.get(f"note_{code}") or "",
+        entity_ids=(state.get(f"exclude_{code}") or []) if action == "exclude" else None,
+        gap=gap,
+        label=f"{client_name} / {gap['product']}",
+    )
+    if decided is not None:
+        state["review_last"] = {
+            "id": decided.id,
+            "client": client_id,
+            "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
+        }
+
+
 keys_hint, next_gap = st.columns([5, 1.4], vertical_alignment="center")
 keys_hint.caption(
     "Keys: **J** next client · **K** previous client · **G** next gap · **D** record the highlighted gap's "
@@ -577,6 +605,8 @@ for gap in rows.iter_rows(named=True):
             width="stretch",
             key=f"record_{code}",
             shortcut="D" if lit else None,
+            on_click=_record,
+            args=(client_id, code, gap, client_name),
         )
         with st.expander(
             f"{found.height} entities behind this count · bump quantity and date · entities to exclude",
@@ -600,29 +630,9 @@ for gap in rows.iter_rows(named=True):
                 key=f"exclude_{code}",
             )
             _details(gap, found)
-    if submitted:
-        if action is None:
-            st.error(f"{common.md(gap['product'])}: choose a decision first.", icon=":material/error:")
-            continue
-        decided = actions.record_decision(
-            client_id=client_id,
-            product_code=code,
-            period=period,
-            action=action,
-            quantity=int(quantity) if action == "bump" else None,
-            effective_date=effective if action == "bump" else None,
-            note=note,
-            entity_ids=excluded if action == "exclude" else None,
-            gap=gap,
-            label=f"{client_name} / {gap['product']}",
-        )
-        if decided is not None:
-            st.session_state["review_last"] = {
-                "id": decided.id,
-                "client": client_id,
-                "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
-            }
-            st.rerun()
+    problem = st.session_state.pop(f"review_problem_{code}", None)
+    if submitted and problem:
+        st.error(problem, icon=":material/error:")
 
 
 # Every product of the client, matched or not, below the decisions (which stay above the fold).

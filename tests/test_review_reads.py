@@ -78,3 +78,10 @@ def test_a_write_off_does_not_reread_entities_but_an_exclusion_does(
     assert len(entity_reads) == after
     tables = [str(frame.value.to_dict()) for frame in at.dataframe]
     assert any("yes: excluded on review" in table for table in tables)
+
+
+def test_record_without_a_decision_says_so_beside_nothing_written(world: Config, engine: Engine) -> None:
+    at = signed_in("approver", "pages/review.py")
+    at.button(key="record_WS").click().run()
+    assert not at.exception
+    assert any("choose a decision first" in e.value for e in at.error)
