@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from accounting.drafts import time_product
 from mcc.config import Config, SourceConfig
@@ -24,7 +24,7 @@ from reconcile.time import unbilled_time
 from reconcile.whatif import what_if as what_if_frame
 from store.db import reading
 from store.frames import last_successful_syncs, load_inputs, time_frames
-from store.models import Client, Product
+from store.models import AuditEvent, Client, Exclusion, Product, SyncRun
 
 STALE_FACTOR = 2  # data older than twice a stream's schedule is stale
 
@@ -223,13 +223,47 @@ ENTITY_COLUMNS = [
 ]
 
 
-def _client_entities(engine: Engine, client_id: int, period: str) -> tuple[Any, pl.DataFrame]:
-    """The client's entities present on their count's last day of `period`, with exclusion flags."""
+# Audited changes that never touch an entity or what it is counted toward: decisions (an exclusion they
+# make is seen through the exclusions themselves) and people signing in or being managed.
+_NOT_ENTITY_EVENTS = ("decision.%", "user.%")
+
+
+def entity_version(engine: Engine) -> tuple[int, int, int, str]:
+    """Moves whenever a client's entity views can change: a sync, an exclusion made or revoked, or an
+    audited change to the book. Recording a bump, a write-off or a deferral leaves it where it was, so a
+    decision does not re-read the client's entities."""
+    with reading(engine) as session:
+        row = session.execute(
+            select(
+                select(func.max(SyncRun.id)).scalar_subquery(),
+                select(func.max(Exclusion.id)).scalar_subquery(),
+                select(AuditEvent.id)
+                .where(*(AuditEvent.action.not_like(pattern) for pattern in _NOT_ENTITY_EVENTS))
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+                .scalar_subquery(),
+                select(func.max(Exclusion.revoked_at)).scalar_subquery(),
+            )
+        ).one()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0), str(row[3] or "")
+
+
+@dataclass(frozen=True)
+class ClientEntities:
+    """One read of a client's entities for a period: what every per-client entity view is built from."""
+
+    inputs: Any
+    entities: pl.DataFrame
+
+
+def client_entities(engine: Engine, client_id: int, period: str) -> ClientEntities:
+    """The client's entities present on their count's last day of `period`, with exclusion flags.
+    Only this client's entities are read; callers showing several products read it once and pass it on."""
     first_day = resolve_period(period)
     with reading(engine) as session:
         if session.get(Client, client_id) is None:
             raise MccError(f"no client with id {client_id}")
-        inputs = load_inputs(session, first_day, first_day, entities_for=[client_id])
+        inputs = load_inputs(session, first_day, first_day, entities_for=[client_id], entities_only=True)
     reference = inputs.monthly.select("key_id", "last_day")
     keys = key_clients(inputs).filter(pl.col("client_id") == client_id).select("key_id").collect()
     flags = (
@@ -255,25 +289,40 @@ def _client_entities(engine: Engine, client_id: int, period: str) -> tuple[Any, 
         .join(attrs, on="entity_id", how="left")
         .with_columns(excluded=pl.col("excluded").fill_null(False), attrs=pl.col("attrs").fill_null("{}"))
     )
-    return inputs, entities
+    return ClientEntities(inputs, entities)
+
+
+def _read(
+    engine: Engine, client_id: int, period: str, read: ClientEntities | None
+) -> tuple[Any, pl.DataFrame]:
+    found = read if read is not None else client_entities(engine, client_id, period)
+    return found.inputs, found.entities
 
 
 def entities_behind(
-    engine: Engine, config: Config, client_id: int, product_code: str, period: str
+    engine: Engine,
+    config: Config,
+    client_id: int,
+    product_code: str,
+    period: str,
+    *,
+    read: ClientEntities | None = None,
 ) -> pl.DataFrame:
     """The devices, users, mailboxes, agents or seats behind one client x product count for `period`."""
     with reading(engine) as session:
         product_id = session.scalar(select(Product.id).where(Product.code == product_code))
     if product_id is None:
         raise MccError(f"no product with code {product_code!r}")
-    inputs, entities = _client_entities(engine, client_id, period)
+    inputs, entities = _read(engine, client_id, period, read)
     feeding = key_products(inputs).filter(pl.col("product_id") == product_id).select("key_id").collect()
     return entities.join(feeding, on="key_id").select(ENTITY_COLUMNS).sort("source", "name", "external_id")
 
 
-def exclusion_candidates(engine: Engine, config: Config, client_id: int, period: str) -> pl.DataFrame:
+def exclusion_candidates(
+    engine: Engine, config: Config, client_id: int, period: str, *, read: ClientEntities | None = None
+) -> pl.DataFrame:
     """The client's entities that look non-billable and are not excluded yet, with the reason."""
-    inputs, entities = _client_entities(engine, client_id, period)
+    inputs, entities = _read(engine, client_id, period, read)
     offline = {source.name: source.offline_days for source in config.sources}
     reasons = candidate_reasons(
         inputs.entities, inputs.entity_attrs, offline, month_end(parse_period(period))

@@ -16,7 +16,7 @@ from mcc.config import Config
 from mcc.csv_cells import SafeDictWriter
 from mcc.errors import MccError
 from mcc.money import fmt, to_str
-from mcc.reconciliation import entities_behind, reconcile_period, resolve_period
+from mcc.reconciliation import client_entities, entities_behind, reconcile_period, resolve_period
 from mcc.review import find_client
 from reconcile.periods import add_months, period_of
 from store.db import reading
@@ -66,10 +66,13 @@ def _sections(
     now = reconciliation.gaps.filter(pl.col("client_id") == client_id)
     before = reconcile_period(engine, config, previous).gaps.filter(pl.col("client_id") == client_id)
     sections = []
+    this_read = client_entities(engine, client_id, period) if now.height else None
+    last_read = client_entities(engine, client_id, previous) if now.height else None
     for gap in now.iter_rows(named=True):
         prior = before.filter(pl.col("product_code") == gap["product_code"])
-        current = entities_behind(engine, config, client_id, gap["product_code"], period)
-        earlier = entities_behind(engine, config, client_id, gap["product_code"], previous)
+        code = gap["product_code"]
+        current = entities_behind(engine, config, client_id, code, period, read=this_read)
+        earlier = entities_behind(engine, config, client_id, code, previous, read=last_read)
         added = current.join(earlier.select("entity_id"), on="entity_id", how="anti")
         removed = earlier.join(current.select("entity_id"), on="entity_id", how="anti")
         sections.append(

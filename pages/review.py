@@ -52,6 +52,7 @@ user = common.require_user()
 ctx = common.context()
 period = common.period()
 data = common.version()
+seen = recon.entity_version(ctx.reader)  # what the client's entity views are keyed on (decisions leave it)
 result = common.reconciliation(period, data)
 gaps = result.gaps.filter(pl.col("client_id").is_not_null())
 
@@ -360,14 +361,25 @@ if not may_decide:
     )
 
 
-@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def entities(client: int, product_code: str, period_text: str, version: common.DataVersion) -> pl.DataFrame:
-    return recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text)
+@st.cache_resource(ttl=300, max_entries=64, show_spinner=False)
+def client_read(client: int, period_text: str, version: tuple[int, int, int, str]) -> recon.ClientEntities:
+    """The client's entities, read once per client and entity version and shared (immutable frames) by every
+    gap's list, the suggested exclusions and what each entity is counted toward."""
+    return recon.client_entities(ctx.reader, client, period_text)
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
-def candidates(client: int, period_text: str, version: common.DataVersion) -> pl.DataFrame:
-    return recon.exclusion_candidates(ctx.reader, ctx.config, client, period_text)
+def entities(
+    client: int, product_code: str, period_text: str, version: tuple[int, int, int, str]
+) -> pl.DataFrame:
+    read = client_read(client, period_text, version)
+    return recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text, read=read)
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def candidates(client: int, period_text: str, version: tuple[int, int, int, str]) -> pl.DataFrame:
+    read = client_read(client, period_text, version)
+    return recon.exclusion_candidates(ctx.reader, ctx.config, client, period_text, read=read)
 
 
 def _entity_name(names: dict[str, str], external_id: str) -> str:
@@ -501,6 +513,34 @@ def _next_gap() -> None:
         st.session_state["review_scroll_gap"] = True  # only G scrolls: after a decision the page holds still
 
 
+def _record(client_id: int, code: str, gap: dict[str, Any], client_name: str) -> None:
+    """Record a gap's decision in its button's callback, before the page runs: the run that follows
+    already shows the decision, so a click is one script run (not a run, a write and a rerun)."""
+    state = st.session_state
+    action = state.get(f"action_{code}")
+    if action is None:
+        state[f"review_problem_{code}"] = f"{common.md(gap['product'])}: choose a decision first."
+        return
+    decided = actions.record_decision(
+        client_id=client_id,
+        product_code=code,
+        period=period,
+        action=action,
+        quantity=int(state.get(f"qty_{code}") or 0) if action == "bump" else None,
+        effective_date=state.get(f"effective_{code}") if action == "bump" else None,
+        note=state.get(f"note_{code}") or "",
+        entity_ids=(state.get(f"exclude_{code}") or []) if action == "exclude" else None,
+        gap=gap,
+        label=f"{client_name} / {gap['product']}",
+    )
+    if decided is not None:
+        state["review_last"] = {
+            "id": decided.id,
+            "client": client_id,
+            "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
+        }
+
+
 keys_hint, next_gap = st.columns([5, 1.4], vertical_alignment="center")
 keys_hint.caption(
     "Keys: **J** next client · **K** previous client · **G** next gap · **D** record the highlighted gap's "
@@ -533,7 +573,7 @@ for gap in rows.iter_rows(named=True):
     stale_gap = [name for name in common.source_names(gap["sources"]) if name in stale_here]
     if stale_gap:
         title += f" · ⚠ stale data from {', '.join(stale_gap)}"
-    found = entities(client_id, code, period, data).sort(
+    found = entities(client_id, code, period, seen).sort(
         ["first_seen", "name"], descending=[True, False], nulls_last=True
     )
     if not is_open:
@@ -567,6 +607,8 @@ for gap in rows.iter_rows(named=True):
             width="stretch",
             key=f"record_{code}",
             shortcut="D" if lit else None,
+            on_click=_record,
+            args=(client_id, code, gap, client_name),
         )
         with st.expander(
             f"{found.height} entities behind this count · bump quantity and date · entities to exclude",
@@ -590,29 +632,9 @@ for gap in rows.iter_rows(named=True):
                 key=f"exclude_{code}",
             )
             _details(gap, found)
-    if submitted:
-        if action is None:
-            st.error(f"{common.md(gap['product'])}: choose a decision first.", icon=":material/error:")
-            continue
-        decided = actions.record_decision(
-            client_id=client_id,
-            product_code=code,
-            period=period,
-            action=action,
-            quantity=int(quantity) if action == "bump" else None,
-            effective_date=effective if action == "bump" else None,
-            note=note,
-            entity_ids=excluded if action == "exclude" else None,
-            gap=gap,
-            label=f"{client_name} / {gap['product']}",
-        )
-        if decided is not None:
-            st.session_state["review_last"] = {
-                "id": decided.id,
-                "client": client_id,
-                "label": f"{client_name} / {gap['product']}: {ACTION_SHORT.get(action, action)}",
-            }
-            st.rerun()
+    problem = st.session_state.pop(f"review_problem_{code}", None)
+    if submitted and problem:
+        st.error(problem, icon=":material/error:")
 
 
 # Every product of the client, matched or not, below the decisions (which stay above the fold).
@@ -713,14 +735,14 @@ if past:
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
 def counted_toward(
-    client: int, codes: tuple[str, ...], period_text: str, version: common.DataVersion
+    client: int, codes: tuple[str, ...], period_text: str, version: tuple[int, int, int, str]
 ) -> dict[int, str]:
     """entity id -> the product whose count it is in (the first of `codes`, the costliest gap, when several)."""
     feeds: dict[int, str] = {}
+    read = client_read(client, period_text, version)
     for product_code in codes:
-        for entity_id in recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text)[
-            "entity_id"
-        ]:
+        found = recon.entities_behind(ctx.reader, ctx.config, client, product_code, period_text, read=read)
+        for entity_id in found["entity_id"]:
             feeds.setdefault(int(entity_id), product_code)
     return feeds
 
@@ -750,7 +772,7 @@ def _exclude(product_code: str, entity_ids: list[str], reason: str) -> None:
         st.rerun()
 
 
-suggested = candidates(client_id, period, data)
+suggested = candidates(client_id, period, seen)
 st.subheader("Suggested exclusions", anchor=False)
 if suggested.height == 0:
     st.caption(
@@ -769,7 +791,7 @@ else:
             "product_code"
         ].to_list()
     )
-    feeds = counted_toward(client_id, codes, period, data)
+    feeds = counted_toward(client_id, codes, period, seen)
     products = dict(zip(rows["product_code"], rows["product"], strict=True))
     listed = suggested.with_columns(
         product_code=pl.col("entity_id").replace_strict(feeds, default=None, return_dtype=pl.String),

@@ -278,12 +278,20 @@ def _snapshot_cents(gap: dict[str, Any] | None, name: str) -> int | None:
 
 
 def load_inputs(
-    session: Session, first: date, last: date, *, entities_for: Iterable[int] | None = None
+    session: Session,
+    first: date,
+    last: date,
+    *,
+    entities_for: Iterable[int] | None = None,
+    entities_only: bool = False,
 ) -> Inputs:
     """Everything reconciliation reads for months `first`..`last`. Entities are read for the clients
-    that have exclusions (plus `entities_for`), since only excluded entities change a count."""
+    that have exclusions (plus `entities_for`), since only excluded entities change a count; with
+    `entities_only`, for `entities_for` alone (a per-client view that never sums other clients)."""
     book = book_frames(session)
-    clients = set(book["exclusions"]["client_id"].to_list()) | set(entities_for or ())
+    clients = set(entities_for or ())
+    if not entities_only:
+        clients |= set(book["exclusions"]["client_id"].to_list())
     return Inputs(
         **book,
         **count_frames(session, first, last),
