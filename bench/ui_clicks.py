@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from playwright.sync_api import Page
 
@@ -113,6 +114,23 @@ def button(page: Page, label: str) -> Callable[[], None]:
     return lambda: page.get_by_role("button", name=label, exact=True).first.click()
 
 
+def keyed(page: Page, key: str) -> Callable[[], None]:
+    """A button by its Streamlit key (labels carry keyboard hints)."""
+    return lambda: page.locator(f".st-key-{key} button").first.click()
+
+
+def record_first_gap(page: Page) -> bool:
+    """Choose Defer on the first open gap's row (a browser-side pick) and press its Record button."""
+    row = page.locator("[class*='st-key-gap_row_']").first
+    picker = row.get_by_role("combobox", name="Decision")
+    if picker.count() == 0:
+        return False
+    picker.click()
+    page.get_by_role("option", name="Defer to a later session").click()
+    page.wait_for_timeout(200)
+    return True
+
+
 def session(page: Page, url: str, username: str, password: str, timings: Timings, repeats: int) -> None:
     """One sitting: sign in, open Review, Next / Previous, record a decision, exclude, bulk, navigate."""
     page.goto(url)
@@ -122,19 +140,19 @@ def session(page: Page, url: str, username: str, password: str, timings: Timings
     timings.attempt("sign-in", lambda: timed(page, button(page, "Sign in")))
     timings.attempt("open Review", lambda: timed(page, lambda: nav(page, "Review")))
     for _ in range(repeats):
-        timings.attempt("Next", lambda: timed(page, button(page, "Next ▶")))
+        timings.attempt("Next", lambda: timed(page, keyed(page, "review_next")))
     for _ in range(repeats):
-        timings.attempt("Previous", lambda: timed(page, button(page, "◀ Previous")))
+        timings.attempt("Previous", lambda: timed(page, keyed(page, "review_prev")))
     for _ in range(repeats):
-        record = page.get_by_role("button", name="Record decision", exact=True)
-        if record.count() == 0 or not record.first.is_enabled():
-            timings.attempt("(next, to find an open gap)", lambda: timed(page, button(page, "Next ▶")))
+        if not record_first_gap(page):
+            timings.attempt("(next, to find an open gap)", lambda: timed(page, keyed(page, "review_next")))
             continue
-        timings.attempt("Record decision", lambda: timed(page, button(page, "Record decision")))
+        record = page.locator("[class*='st-key-gap_row_']").first.get_by_role("button", name="Record ·").first
+        timings.attempt("Record decision", partial(timed, page, record.click))
     for _ in range(repeats):
         exclude = page.get_by_role("button", name="Exclude", exact=True)
         if exclude.count() == 0 or not exclude.first.is_enabled():
-            timings.attempt("(next, to find a suggestion)", lambda: timed(page, button(page, "Next ▶")))
+            timings.attempt("(next, to find a suggestion)", lambda: timed(page, keyed(page, "review_next")))
             continue
         timings.attempt("Exclude", lambda: timed(page, button(page, "Exclude")))
     opener = page.get_by_text("Decide many gaps at once").first
