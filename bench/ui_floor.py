@@ -48,8 +48,8 @@ def review() -> None:
         if st.button("Write off: 3 gaps", key="bulk_decide"):
             st.session_state["bulk"] = st.session_state.get("bulk", 0) + 1
     left, middle, right = st.columns([1, 4, 1], vertical_alignment="bottom")
-    left.button("◀ Previous", on_click=_go, args=(-1,), width="stretch")
-    right.button("Next ▶", on_click=_go, args=(1,), width="stretch")
+    left.button("◀ Previous", key="review_prev", on_click=_go, args=(-1,), width="stretch")
+    right.button("Next ▶", key="review_next", on_click=_go, args=(1,), width="stretch")
     position = st.session_state.get("client", 0)
     middle.selectbox("Client", CLIENTS, index=position, key=f"pick_{position}")
     st.markdown(f"## {CLIENTS[position]}")
