@@ -302,6 +302,30 @@ def apply_counts(
     return changed
 
 
+def _write_counts(
+    session: Session,
+    source: str,
+    metrics: tuple[str, ...],
+    totals: dict[KeyTuple, Totals],
+    at: datetime,
+    run_id: int | None,
+    hold: frozenset[tuple[str, str]],
+) -> tuple[dict[KeyTuple, int], int, int]:
+    """A run's counts: every key it saw, and every key of `metrics` it no longer saw (now 0), except held
+    org × metric pairs; observations on change and the rollups. Returns (key ids, keys written, changed)."""
+    keys = _key_ids(session, source, metrics, totals)
+    values = {
+        key_id: totals.get(key, Totals())
+        for key, key_id in keys.items()
+        if (key[1] in metrics or key in totals) and (key[0], key[1]) not in hold
+    }
+    changed = 0
+    if values:
+        changed = _observe(session, values, at, run_id)
+        _roll_up(session, values, at.date())
+    return keys, len(values), changed
+
+
 def write_batch(
     session: Session,
     *,
@@ -316,20 +340,11 @@ def write_batch(
     Keys of a held org × metric (a suspicious drop, store/drops.py) keep their last counts."""
     orgs = _upsert_orgs(session, source, batch, at)
     totals = aggregate(batch)
-    keys = _key_ids(session, source, metrics, totals)
-    values = {
-        key_id: totals.get(key, Totals())
-        for key, key_id in keys.items()
-        if (key[1] in metrics or key in totals) and (key[0], key[1]) not in hold
-    }
-    changed = 0
-    if values:
-        changed = _observe(session, values, at, run_id)
-        _roll_up(session, values, at.date())
+    keys, written, changed = _write_counts(session, source, metrics, totals, at, run_id, hold)
     _upsert_entities(session, source, metrics, batch, keys, at)
     time_entries = _upsert_time(session, source, batch)
     return WriteStats(
-        orgs=orgs, keys=len(values), changed=changed, entities=len(batch.entities), time_entries=time_entries
+        orgs=orgs, keys=written, changed=changed, entities=len(batch.entities), time_entries=time_entries
     )
 
 
@@ -470,23 +485,12 @@ def write_staged(
         select(StagedEntity.org_external_id).where(StagedEntity.run_id == run_id).distinct()
     )
     orgs = _upsert_orgs(session, source, batch, at, extra=staged_orgs)
-    keys = _key_ids(session, source, metrics, totals)
-    values = {
-        key_id: totals.get(key, Totals())
-        for key, key_id in keys.items()
-        if (key[1] in metrics or key in totals) and (key[0], key[1]) not in hold
-    }
-    changed = 0
-    if values:
-        changed = _observe(session, values, at, run_id)
-        _roll_up(session, values, at.date())
+    keys, written, changed = _write_counts(session, source, metrics, totals, at, run_id, hold)
     session.flush()
     entities = _apply_staged(session, source, run_id, keys, at, chunk)
     time_entries = _upsert_time(session, source, batch)
     drop_staged(session, run_id)
-    return WriteStats(
-        orgs=orgs, keys=len(values), changed=changed, entities=entities, time_entries=time_entries
-    )
+    return WriteStats(orgs=orgs, keys=written, changed=changed, entities=entities, time_entries=time_entries)
 
 
 def history_rows(
