@@ -65,10 +65,13 @@ def stale_reasons(session: Session, invoices: Iterable[Invoice]) -> dict[int, st
         return {}
     clients = {invoice.client_id for invoice in checked}
     by_gap: dict[tuple[int, str], list[Decision]] = defaultdict(list)
+    undos: dict[int, list[Decision]] = defaultdict(list)  # client → its undos, of any period
     for decision in session.scalars(
         select(Decision).where(Decision.client_id.in_(clients)).order_by(Decision.id)
     ):
         by_gap[(decision.client_id, decision.period)].append(decision)
+        if decision.reverses_decision_id is not None:
+            undos[decision.client_id].append(decision)
     entry_ids = {int(key) for invoice in checked for key in (invoice.basis or {}).get("time_entries", {})}
     entries = (
         {e.id: e for e in session.scalars(select(TimeEntry).where(TimeEntry.id.in_(entry_ids)))}
@@ -80,6 +83,13 @@ def stale_reasons(session: Session, invoices: Iterable[Invoice]) -> dict[int, st
         basis = invoice.basis or {}
         known = set(basis.get("decisions", []))
         later = [d for d in by_gap[(invoice.client_id, invoice.period)] if d.id not in known]
+        # an undo of a decision this draft carries (a back-bill carried from an earlier period) counts too
+        later += [
+            d
+            for d in undos[invoice.client_id]
+            if d.reverses_decision_id in known and d.id not in known and d.period != invoice.period
+        ]
+        later.sort(key=lambda d: d.id)
         changed = [
             int(key)
             for key, state in sorted(basis.get("time_entries", {}).items(), key=lambda item: int(item[0]))

@@ -188,6 +188,7 @@ def _undo(session: Session, actor: Actor, decision: Decision, note: str, batch_i
             "batch_id": batch_id,
             **effects,
         },
+        decisions=[undo],
     )
     return undo
 

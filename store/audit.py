@@ -112,6 +112,7 @@ def decision_content(decision: Decision) -> dict[str, Any]:
         "author": decision.author,
         "batch_id": decision.batch_id,
         "gap": decision.gap,
+        "reverses_decision_id": decision.reverses_decision_id,
     }
     return dict(json.loads(canonical(content)))
 

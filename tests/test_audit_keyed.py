@@ -174,13 +174,29 @@ def test_editing_a_decision_amount_is_named_with_what_was_sealed(engine: Engine,
 
 
 @pytest.mark.parametrize(
-    "column", ["quantity = 99", "action = 'write_off'", "author = 'mallory'", "period = '2026-04'"]
+    "column",
+    [
+        "quantity = 99",
+        "action = 'write_off'",
+        "author = 'mallory'",
+        "period = '2026-04'",
+        "reverses_decision_id = 2",  # a forged undo would drop both decisions from every invoice
+    ],
 )
 def test_editing_any_decision_content_is_named(engine: Engine, keyed, column: str) -> None:
     ids = _log(engine)
     _raw(engine, f"UPDATE decisions SET {column} WHERE id = {ids[0]}")
     report = _report(engine)
     assert (report.ok, report.where) == (False, f"decision {ids[0]}")
+
+
+def test_an_undo_is_sealed_like_any_decision(engine: Engine, keyed) -> None:
+    from mcc.permissions import Actor
+    from mcc.undo import undo
+
+    ids = _log(engine)
+    undo(engine, Actor("alex", frozenset({"approver"})), ids[1], note="recorded on the wrong client")
+    assert _report(engine).ok
 
 
 def test_deleting_a_decision_is_named(engine: Engine, keyed) -> None:

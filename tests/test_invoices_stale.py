@@ -162,3 +162,26 @@ def test_invoices_list_on_the_cli_marks_a_stale_draft(context, write_config, cli
     assert "(stale)" in listed.output and "stale:" in listed.output  # the table may wrap a cell's words
     refused = runner.invoke(app, ["invoices", "approve", "1"])
     assert refused.exit_code == 1 and "invoice 1 is stale" in refused.stderr
+
+
+def test_undoing_a_back_bill_carried_to_the_next_draft_makes_that_draft_stale(
+    engine: Engine, file_config: Config
+) -> None:
+    from mcc.undo import undo
+
+    book = seed(engine)
+    draft = _acme_draft(engine, file_config, book)
+    invoicing.approve(engine, INVOICER, draft.id)
+    [pushed] = invoicing.push(engine, file_config, INVOICER, period=PERIOD, client_id=book.acme)
+    assert pushed.ok
+    late = _decide_back_bill(engine, book, 7000)
+    [april] = invoicing.build_drafts(engine, file_config, APPROVER, "2026-04", book.acme)
+    assert late in [line.decision_id for line in april.lines]
+    undo(engine, APPROVER, late, note="billed by hand already")
+    listing = invoicing.list_invoices(engine, period="2026-04")
+    stale = listing.filter(listing["id"] == april.id)["stale"].item()
+    assert stale is not None and f"#{late + 1} undo" in stale
+    with pytest.raises(MccError):
+        invoicing.approve(engine, INVOICER, april.id)
+    [rebuilt] = invoicing.build_drafts(engine, file_config, APPROVER, "2026-04", book.acme)
+    assert late not in [line.decision_id for line in rebuilt.lines]
